@@ -1,0 +1,1 @@
+"""Pure domain maths: no I/O, Decimal for money and percentages (see shared/docs/domain.md)."""
