@@ -1,0 +1,352 @@
+"""SQLAlchemy 2 models: the lean schema of domain.md §3, plus market state and the audit log.
+
+Conventions: every timestamp is `UTCDateTime`; money, prices and percentages are `Num` (Decimal);
+enums are VARCHAR + CHECK (`native_enum=False`) so PostgreSQL never needs `ALTER TYPE`.
+Denormalised `user_id` columns exist so that a trader's reads are one indexed range scan.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from dashboard.db.types import BigIntPK, Money, Num, Pct, Price, UTCDateTime, Volume
+from dashboard.domain.enums import (
+    AccountStatus,
+    CloseReason,
+    DailyLossBasis,
+    DivergenceKind,
+    GuardState,
+    GuardType,
+    Level,
+    MarginMode,
+    MaxLossMode,
+    PositionSource,
+    PositionStatus,
+    Resolution,
+    Role,
+    Severity,
+    Side,
+    StopsPolicy,
+    SyncEventType,
+    SyncStatus,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def str_enum(enum_cls: type[StrEnum], name: str) -> Enum:
+    """VARCHAR + CHECK holding the enum's *values* (not member names)."""
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[Role] = mapped_column(str_enum(Role, "role"))
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Bumped on logout-everywhere / disable: tokens carrying an older version are refused.
+    session_version: Mapped[int] = mapped_column(Integer, default=0)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Instrument(Base):
+    __tablename__ = "instruments"
+
+    symbol: Mapped[str] = mapped_column(String(32), primary_key=True)
+    asset_class: Mapped[str] = mapped_column(String(16))
+    contract_size: Mapped[Decimal] = mapped_column(Num(18, 4))
+    digits: Mapped[int] = mapped_column(Integer)
+    volume_step: Mapped[Decimal] = mapped_column(Volume())
+    quote_ccy: Mapped[str] = mapped_column(String(3))
+    typical_spread: Mapped[Decimal] = mapped_column(Price())
+    annual_vol: Mapped[Decimal] = mapped_column(Pct())
+    trading_days: Mapped[int] = mapped_column(Integer, default=252)
+
+
+class TradingAccount(Base):
+    __tablename__ = "trading_accounts"
+    __table_args__ = (
+        UniqueConstraint("broker_server", "broker_login"),
+        Index(None, "user_id"),
+        CheckConstraint("dd_warning_pct > 0 AND dd_warning_pct < dd_critical_pct", name="dd_thresholds"),
+        CheckConstraint("leverage > 0", name="leverage_positive"),
+        CheckConstraint("day_reset_hour >= 0 AND day_reset_hour < 24", name="reset_hour"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(80))
+    broker_login: Mapped[int] = mapped_column(BigInteger)
+    broker_server: Mapped[str] = mapped_column(String(80))
+    margin_mode: Mapped[MarginMode] = mapped_column(str_enum(MarginMode, "margin_mode"))
+    currency: Mapped[str] = mapped_column(String(3))
+    leverage: Mapped[int] = mapped_column(Integer)
+    initial_balance: Mapped[Decimal] = mapped_column(Money())
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    dd_warning_pct: Mapped[Decimal] = mapped_column(Pct(), default=Decimal(10))
+    dd_critical_pct: Mapped[Decimal] = mapped_column(Pct(), default=Decimal(15))
+    daily_loss_limit_pct: Mapped[Decimal | None] = mapped_column(Pct())
+    max_loss_limit_pct: Mapped[Decimal | None] = mapped_column(Pct())
+    daily_loss_basis: Mapped[DailyLossBasis] = mapped_column(
+        str_enum(DailyLossBasis, "daily_loss_basis"), default=DailyLossBasis.MAX_SOD_BALANCE_EQUITY
+    )
+    max_loss_mode: Mapped[MaxLossMode] = mapped_column(
+        str_enum(MaxLossMode, "max_loss_mode"), default=MaxLossMode.STATIC
+    )
+    day_reset_tz: Mapped[str] = mapped_column(String(64), default="UTC")
+    day_reset_hour: Mapped[int] = mapped_column(Integer, default=0)
+    stops_policy: Mapped[StopsPolicy] = mapped_column(
+        str_enum(StopsPolicy, "stops_policy"), default=StopsPolicy.BROKER_WINS
+    )
+    platform_magic: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[AccountStatus] = mapped_column(
+        str_enum(AccountStatus, "account_status"), default=AccountStatus.ACTIVE
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Position(Base):
+    __tablename__ = "positions"
+    __table_args__ = (
+        UniqueConstraint("account_id", "broker_position_id"),
+        Index(None, "user_id", "status", "symbol"),
+        Index(None, "account_id", "status"),
+        Index(None, "user_id", "opened_at"),
+        Index(None, "user_id", "status", "closed_at"),
+        Index(None, "status", "closed_at"),
+        Index(None, "status", "symbol"),
+        CheckConstraint("volume > 0", name="volume_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("trading_accounts.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    broker_ticket: Mapped[int] = mapped_column(BigInteger)
+    broker_position_id: Mapped[int] = mapped_column(BigInteger)
+    symbol: Mapped[str] = mapped_column(String(32))
+    side: Mapped[Side] = mapped_column(str_enum(Side, "side"))
+    volume: Mapped[Decimal] = mapped_column(Volume())
+    price_open: Mapped[Decimal] = mapped_column(Price())
+    requested_price: Mapped[Decimal | None] = mapped_column(Price())
+    price_current: Mapped[Decimal | None] = mapped_column(Price())
+    sl: Mapped[Decimal | None] = mapped_column(Price())
+    tp: Mapped[Decimal | None] = mapped_column(Price())
+    swap: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    commission: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    profit: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    status: Mapped[PositionStatus] = mapped_column(str_enum(PositionStatus, "position_status"))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    close_price: Mapped[Decimal | None] = mapped_column(Price())
+    realized_pnl: Mapped[Decimal | None] = mapped_column(Money())
+    close_reason: Mapped[CloseReason | None] = mapped_column(str_enum(CloseReason, "close_reason"))
+    source: Mapped[PositionSource] = mapped_column(
+        str_enum(PositionSource, "position_source"), default=PositionSource.PLATFORM
+    )
+    signal_ref: Mapped[str | None] = mapped_column(String(64))
+    magic: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Last LOCAL activity (platform fills, modifications): the reconciliation race guard reads it.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Last time reconciliation refreshed this row from the broker; not local activity.
+    synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReconciliationLog(Base):
+    __tablename__ = "reconciliation_logs"
+    __table_args__ = (
+        UniqueConstraint("account_id", "sync_id"),
+        Index(None, "user_id", "created_at"),
+        Index(None, "account_id", "created_at"),
+        Index(None, "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    # Client-supplied id: the same sync submitted twice is stored once.
+    sync_id: Mapped[str | None] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("trading_accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    event_type: Mapped[SyncEventType] = mapped_column(str_enum(SyncEventType, "sync_event_type"))
+    status: Mapped[SyncStatus] = mapped_column(str_enum(SyncStatus, "sync_status"))
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    broker_positions: Mapped[int] = mapped_column(Integer, default=0)
+    local_positions: Mapped[int] = mapped_column(Integer, default=0)
+    matched_positions: Mapped[int] = mapped_column(Integer, default=0)
+    divergences: Mapped[int] = mapped_column(Integer, default=0)
+    auto_resolved: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class DivergenceIncident(Base):
+    __tablename__ = "reconciliation_divergences"
+    __table_args__ = (
+        Index(None, "user_id", "first_seen_at"),
+        Index(None, "account_id", "resolution"),
+        Index(None, "first_log_id"),
+        Index(None, "first_seen_at"),
+        Index(None, "resolution", "first_seen_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("trading_accounts.id"))
+    position_id: Mapped[int | None] = mapped_column(ForeignKey("positions.id"))
+    broker_position_id: Mapped[int] = mapped_column(BigInteger)
+    symbol: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[DivergenceKind] = mapped_column(str_enum(DivergenceKind, "divergence_kind"))
+    severity: Mapped[Severity] = mapped_column(str_enum(Severity, "severity"))
+    local_value: Mapped[str | None] = mapped_column(String(64))
+    broker_value: Mapped[str | None] = mapped_column(String(64))
+    # What resolving it will mean (broker_wins, closed_locally, ...); `resolution` stays `open` until then.
+    action: Mapped[Resolution] = mapped_column(str_enum(Resolution, "divergence_action"))
+    resolution: Mapped[Resolution] = mapped_column(str_enum(Resolution, "resolution"))
+    first_log_id: Mapped[int] = mapped_column(ForeignKey("reconciliation_logs.id"))
+    last_log_id: Mapped[int] = mapped_column(ForeignKey("reconciliation_logs.id"))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EquitySnapshot(Base):
+    __tablename__ = "equity_snapshots"
+    __table_args__ = (UniqueConstraint("account_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("trading_accounts.id"))
+    ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    balance: Mapped[Decimal] = mapped_column(Money())
+    equity: Mapped[Decimal] = mapped_column(Money())
+    margin: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    free_margin: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    hwm: Mapped[Decimal] = mapped_column(Money())
+    drawdown_pct: Mapped[Decimal] = mapped_column(Pct())
+
+
+class AccountRiskState(Base):
+    """One row per account: the current gauges plus counters that keep status reads O(accounts)."""
+
+    __tablename__ = "account_risk_state"
+    __table_args__ = (Index(None, "drawdown_pct"), Index(None, "user_id"))
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("trading_accounts.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    balance: Mapped[Decimal | None] = mapped_column(Money())
+    equity: Mapped[Decimal | None] = mapped_column(Money())
+    margin: Mapped[Decimal | None] = mapped_column(Money())
+    hwm: Mapped[Decimal | None] = mapped_column(Money())
+    hwm_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    drawdown_pct: Mapped[Decimal] = mapped_column(Pct(), default=Decimal(0))
+    max_drawdown_pct: Mapped[Decimal] = mapped_column(Pct(), default=Decimal(0))
+    dd_level: Mapped[Level] = mapped_column(str_enum(Level, "dd_level"), default=Level.NORMAL)
+    # Alert level with hysteresis (drives guard events); the gauge shows `dd_level`.
+    dd_alert_level: Mapped[Level] = mapped_column(str_enum(Level, "dd_alert_level"), default=Level.NORMAL)
+    day_start_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    day_start_balance: Mapped[Decimal | None] = mapped_column(Money())
+    day_start_equity: Mapped[Decimal | None] = mapped_column(Money())
+    daily_loss_pct: Mapped[Decimal] = mapped_column(Pct(), default=Decimal(0))
+    daily_loss_level: Mapped[Level] = mapped_column(str_enum(Level, "daily_loss_level"), default=Level.NORMAL)
+    highest_eod_balance: Mapped[Decimal | None] = mapped_column(Money())
+    open_positions: Mapped[int] = mapped_column(Integer, default=0)
+    total_syncs: Mapped[int] = mapped_column(BigInteger, default=0)
+    failed_syncs: Mapped[int] = mapped_column(BigInteger, default=0)
+    incidents_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    open_incidents: Mapped[int] = mapped_column(Integer, default=0)
+    open_critical_incidents: Mapped[int] = mapped_column(Integer, default=0)
+    last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_sync_status: Mapped[SyncStatus | None] = mapped_column(str_enum(SyncStatus, "last_sync_status"))
+
+
+class GuardEvent(Base):
+    __tablename__ = "guard_events"
+    __table_args__ = (
+        Index(None, "account_id", "created_at"),
+        Index(None, "user_id", "created_at"),
+        Index(None, "guard_type", "created_at"),
+        Index(None, "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    # NULL for market guards, which concern a symbol for everybody.
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("trading_accounts.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    guard_type: Mapped[GuardType] = mapped_column(str_enum(GuardType, "guard_type"))
+    symbol: Mapped[str | None] = mapped_column(String(32))
+    level: Mapped[Level] = mapped_column(str_enum(Level, "guard_level"))
+    state: Mapped[GuardState] = mapped_column(str_enum(GuardState, "guard_state"))
+    metric_value: Mapped[Decimal | None] = mapped_column(Num(20, 8))
+    threshold_value: Mapped[Decimal | None] = mapped_column(Num(20, 8))
+    message: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MarketState(Base):
+    """Last quote and guard state per symbol; the hysteresis memory of the market guards."""
+
+    __tablename__ = "market_state"
+
+    symbol: Mapped[str] = mapped_column(ForeignKey("instruments.symbol"), primary_key=True)
+    bid: Mapped[Decimal] = mapped_column(Price())
+    ask: Mapped[Decimal] = mapped_column(Price())
+    quoted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    guard_state: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "created_at"), Index(None, "actor_user_id", "created_at"))
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(128))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    client_addr: Mapped[str | None] = mapped_column(String(64))
