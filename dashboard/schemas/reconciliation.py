@@ -1,0 +1,81 @@
+"""Read model (a): reconciliation status and the divergence timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from dashboard.domain.enums import (
+    DivergenceKind,
+    Health,
+    Resolution,
+    Severity,
+    SyncEventType,
+    SyncStatus,
+)
+from dashboard.schemas.common import ReadModel
+
+
+class SyncEvent(ReadModel):
+    id: int
+    account_id: int
+    created_at: datetime
+    event_type: SyncEventType
+    status: SyncStatus
+    duration_ms: int
+    broker_positions: int
+    local_positions: int
+    matched_positions: int
+    divergences: int
+    auto_resolved: int
+    error: str | None
+
+
+class ReconciliationStatus(ReadModel):
+    """The seed's schema (user_id, total_syncs, open_positions_count, divergences_detected,
+    recent_events) plus health. `user_id` is None for the all-accounts view of risk and admin."""
+
+    user_id: int | None
+    total_syncs: int
+    failed_syncs: int
+    open_positions_count: int
+    divergences_detected: int
+    open_incidents: int
+    open_critical_incidents: int
+    last_sync_at: datetime | None
+    last_sync_status: SyncStatus | None
+    health: Health
+    recent_events: list[SyncEvent]
+    as_of: datetime
+
+
+class DivergenceIncidentView(ReadModel):
+    id: int
+    account_id: int
+    position_id: int | None
+    broker_position_id: int
+    symbol: str
+    kind: DivergenceKind
+    severity: Severity
+    local_value: str | None
+    broker_value: str | None
+    action: Resolution
+    resolution: Resolution
+    first_seen_at: datetime
+    last_seen_at: datetime
+    occurrences: int
+    escalated_at: datetime | None
+    resolved_at: datetime | None
+
+
+class DivergenceTimeline(ReadModel):
+    since: datetime
+    until: datetime
+    account_id: int | None
+    incidents: list[DivergenceIncidentView]
+    truncated: bool
+    as_of: datetime
+
+
+class OpenIncidents(ReadModel):
+    incidents: list[DivergenceIncidentView]
+    as_of: datetime

@@ -1,0 +1,1 @@
+"""Query services (reads) and ingestion services (writes) over the database layer."""

@@ -1,0 +1,23 @@
+"""Errors the services raise; the API maps them to 4xx, the CLI to a one-line message."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base of every expected, user-facing failure."""
+
+
+class NotFound(ServiceError):
+    """Does not exist, or is not visible to the viewer: the two are deliberately indistinguishable."""
+
+
+class Forbidden(ServiceError):
+    """The viewer's role may not use this read at all (e.g. a trader asking for the risk wall)."""
+
+
+class InvalidInput(ServiceError, ValueError):
+    """Input refused before anything was written. `field` names the offending field when known."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field

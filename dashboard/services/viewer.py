@@ -1,0 +1,31 @@
+"""Who is asking: the visibility scope every query applies.
+
+A trader sees own accounts only; risk and admin see all. Service accounts write and do not read
+people's data. Ownership is a filter in the query, so someone else's row is simply "not found".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dashboard.domain.enums import Role
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    user_id: int
+    role: Role
+
+    @property
+    def sees_all(self) -> bool:
+        return self.role in (Role.RISK, Role.ADMIN)
+
+    @property
+    def scope(self) -> str:
+        """Cache-key scope: one per trader, one shared by everybody who sees all."""
+        return "all" if self.sees_all else f"u{self.user_id}"
+
+    @property
+    def owner_filter(self) -> int | None:
+        """The user id to filter on, or None when the viewer sees every account."""
+        return None if self.sees_all else self.user_id

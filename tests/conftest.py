@@ -1,0 +1,131 @@
+"""Shared fixtures: a throwaway database per test, on SQLite and on the real PostgreSQL.
+
+PostgreSQL databases are cloned from a migrated template (CREATE DATABASE ... TEMPLATE), which is
+far cheaper than migrating per test. In CI an unreachable PostgreSQL fails the run; locally it
+skips the PostgreSQL half with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from dashboard.db.migrate import upgrade
+from dashboard.db.session import Database
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PG_HOST = os.environ.get("DASHBOARD_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("DASHBOARD_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("DASHBOARD_TEST_PG_USER", "postgres")
+PG_ADMIN_DB = os.environ.get("DASHBOARD_TEST_PG_DB", "test")
+REDIS_URL = os.environ.get("DASHBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+_counter = itertools.count()
+
+
+def service_missing(what: str, error: BaseException) -> None:
+    """A missing service fails the run in CI (it must not pass by skipping) and skips locally."""
+    message = f"{what} is not reachable: {error!r}"
+    if IN_CI:
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def pg_url(database: str) -> str:
+    return f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
+
+
+async def _pg_admin() -> asyncpg.Connection:
+    return await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_ADMIN_DB, timeout=5)
+
+
+async def _migrate(url: str) -> None:
+    db = Database(url)
+    try:
+        await upgrade(db)
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str | BaseException]:
+    """Name of a migrated template database, or the error that made PostgreSQL unusable."""
+    name = f"tbt_{os.getpid()}_tpl"
+
+    async def create() -> None:
+        conn = await _pg_admin()
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        await _migrate(pg_url(name))
+
+    async def drop() -> None:
+        conn = await _pg_admin()
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(create())
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        yield error
+        return
+    yield name
+    asyncio.run(drop())
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite") / "template.sqlite3"
+    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture
+async def pg_database(pg_template: str | BaseException) -> AsyncIterator[Database]:
+    if isinstance(pg_template, BaseException):
+        service_missing(f"PostgreSQL at {PG_HOST}:{PG_PORT}", pg_template)
+    name = f"tbt_{os.getpid()}_{next(_counter)}"
+    conn = await _pg_admin()
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    finally:
+        await conn.close()
+    db = Database(pg_url(name))
+    try:
+        yield db
+    finally:
+        await db.dispose()
+        conn = await _pg_admin()
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+@pytest.fixture
+async def sqlite_database(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Database]:
+    path = tmp_path / "test.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> Database:
+    """Every query and ingestion test runs once per backend, each on its own throwaway database."""
+    fixture = "sqlite_database" if request.param == "sqlite" else "pg_database"
+    return request.getfixturevalue(fixture)

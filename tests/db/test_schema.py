@@ -1,0 +1,65 @@
+"""The migrated schema behaves the same on both backends for the things SQLite gets wrong."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, StatementError
+
+from dashboard.db.migrate import current_revision, head_revision, upgrade
+from dashboard.db.models import User
+from dashboard.db.session import Database
+from dashboard.domain.enums import Role
+
+
+async def test_migrations_reach_head_and_are_idempotent(database: Database) -> None:
+    assert await current_revision(database) == head_revision()
+    await upgrade(database)
+    assert await current_revision(database) == head_revision()
+
+
+async def test_timestamps_come_back_aware_utc(database: Database) -> None:
+    prague = timezone(timedelta(hours=1))
+    written = datetime(2026, 1, 2, 3, 4, 5, tzinfo=prague)
+    async with database.session() as s:
+        s.add(User(email="a@x", display_name="A", role=Role.TRADER, created_at=written))
+    async with database.read_session() as s:
+        user = (await s.execute(select(User))).scalar_one()
+    assert user.created_at.tzinfo is not None
+    assert user.created_at == written
+    assert user.created_at.utcoffset() == timedelta(0)
+
+
+async def test_naive_timestamp_is_refused(database: Database) -> None:
+    with pytest.raises(StatementError, match="naive datetime"):
+        async with database.session() as s:
+            s.add(User(email="b@x", display_name="B", role=Role.TRADER, created_at=datetime(2026, 1, 1)))
+
+
+async def test_enum_check_constraint_rejects_unknown_role(database: Database) -> None:
+    from sqlalchemy import text
+
+    with pytest.raises(IntegrityError):
+        async with database.session() as s:
+            await s.execute(
+                text(
+                    "INSERT INTO users (email, display_name, role, session_version, is_active, is_demo,"
+                    " created_at) VALUES ('c@x', 'C', 'pirate', 0, true, false, :ts)"
+                ),
+                {"ts": datetime.now(UTC).replace(tzinfo=None)},
+            )
+
+
+async def test_float_is_refused_for_money(database: Database) -> None:
+    from tests.factories import make_account, make_user
+
+    async with database.session() as s:
+        user = await make_user(s, "t@x", Role.TRADER)
+        account = await make_account(s, user)
+    assert account.initial_balance == Decimal("10000.00")
+    with pytest.raises(StatementError, match="float refused"):
+        async with database.session() as s:
+            await make_account(s, user, broker_login=2, initial_balance=1.5)  # type: ignore[arg-type]
