@@ -291,6 +291,7 @@ class AccountRiskState(Base):
     day_start_equity: Mapped[Decimal | None] = mapped_column(Money())
     daily_loss_pct: Mapped[Decimal] = mapped_column(Pct(), default=Decimal(0))
     daily_loss_level: Mapped[Level] = mapped_column(str_enum(Level, "daily_loss_level"), default=Level.NORMAL)
+    max_loss_level: Mapped[Level] = mapped_column(str_enum(Level, "max_loss_level"), default=Level.NORMAL)
     highest_eod_balance: Mapped[Decimal | None] = mapped_column(Money())
     open_positions: Mapped[int] = mapped_column(Integer, default=0)
     total_syncs: Mapped[int] = mapped_column(BigInteger, default=0)

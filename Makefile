@@ -1,0 +1,23 @@
+# The two commands a new user needs: `make run` (demo app) and `make test` (whole suite).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test env lint bench-queries
+
+run: env
+	$(PY) -m dashboard run --demo
+
+test: env
+	bash scripts/test.sh
+
+env: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	bash scripts/ensure_env.sh
+	touch $@
+
+lint: env
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+bench-queries: env
+	$(PY) bench/queries.py

@@ -1,0 +1,1 @@
+"""Reusable NiceGUI widgets: the shared frame, gauges, timelines, tables."""

@@ -1,0 +1,67 @@
+"""Pieces every ingestion service shares: locking an account for writing, instrument specs, and
+the record of what a write touched (for cache invalidation)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dashboard.db.models import AccountRiskState, Instrument, TradingAccount
+from dashboard.domain.instruments import InstrumentSpec
+from dashboard.services.errors import InvalidInput
+
+
+@dataclass
+class Touched:
+    """Which cached reads a write can have changed: the cache invalidates exactly these."""
+
+    user_ids: set[int] = field(default_factory=set)
+    account_ids: set[int] = field(default_factory=set)
+    families: set[str] = field(default_factory=set)
+
+    def add_account(self, user_id: int, account_id: int, *families: str) -> None:
+        self.user_ids.add(user_id)
+        self.account_ids.add(account_id)
+        self.families.update(families)
+
+
+async def lock_account(session: AsyncSession, account_id: int) -> tuple[TradingAccount, AccountRiskState]:
+    """The account and its risk-state row, locked for this transaction.
+
+    Locking the one risk-state row serialises concurrent writers of the same account on PostgreSQL
+    (SQLite serialises writers anyway), so counters and the HWM never lose an update.
+    """
+    account = await session.get(TradingAccount, account_id)
+    if account is None:
+        raise InvalidInput(f"account_id: unknown account {account_id}", field="account_id")
+    state = (
+        await session.execute(
+            select(AccountRiskState).where(AccountRiskState.account_id == account_id).with_for_update()
+        )
+    ).scalar_one_or_none()
+    if state is None:
+        state = AccountRiskState(account_id=account.id, user_id=account.user_id)
+        session.add(state)
+        await session.flush()
+    return account, state
+
+
+def spec_of(row: Instrument) -> InstrumentSpec:
+    return InstrumentSpec(
+        symbol=row.symbol,
+        asset_class=row.asset_class,
+        contract_size=row.contract_size,
+        digits=row.digits,
+        volume_step=row.volume_step,
+        quote_ccy=row.quote_ccy,
+        typical_spread=row.typical_spread,
+        annual_vol=row.annual_vol,
+        trading_days=row.trading_days,
+    )
+
+
+async def instrument_specs(session: AsyncSession) -> dict[str, InstrumentSpec]:
+    rows = (await session.execute(select(Instrument))).scalars().all()
+    return {row.symbol: spec_of(row) for row in rows}

@@ -1,0 +1,1 @@
+"""One thin module per page; each composes components over the query services."""
