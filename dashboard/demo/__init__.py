@@ -1,0 +1,7 @@
+"""Pure, reproducible demo-data generators (shared/docs/domain.md §4).
+
+Nothing here touches the database or the clock: every generator takes a seed (or a
+`random.Random` derived from one) so the seeder, the live simulator and the tests all see the same
+numbers. Floats are only used inside the random-walk maths; everything handed out that is money, a
+price, a volume or a percentage is a quantised `Decimal`.
+"""
