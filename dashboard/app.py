@@ -74,7 +74,7 @@ async def _start_demo(runtime: Runtime) -> None:
 def serve(settings: Settings, *, demo: bool) -> None:
     """Run the server in this process (one process: NiceGUI refuses several workers)."""
     if settings.env is Environment.PRODUCTION and demo:
-        raise SystemExit("error: --demo is refused with DASHBOARD_ENV=production")
+        raise ValueError("--demo is refused with DASHBOARD_ENV=production")
     configure(settings, demo=demo)
     ui.run(
         host=settings.host,

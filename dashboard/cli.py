@@ -114,6 +114,8 @@ def _run_async(factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from dashboard.services.errors import ServiceError
 
     parser = build_parser()
@@ -127,7 +129,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         args.handler(args, settings)
-    except (ServiceError, ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (ServiceError, ValueError, OSError, SQLAlchemyError) as error:
+        print(f"error: {_one_line(error)}", file=sys.stderr)
         return 2
     return 0
+
+
+def _one_line(error: BaseException) -> str:
+    """The first line of an error's message (SQLAlchemy appends SQL and links on later lines)."""
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]
