@@ -152,11 +152,13 @@ async def test_reference_fixture_counts_divergences_and_applies_broker_facts(dat
     )
     async with database.read_session() as s:
         log = (await s.execute(select(ReconciliationLog))).scalar_one()
-        assert (log.broker_positions, log.local_positions, log.matched_positions, log.divergences) == (4, 5, 1, 5)
-        incidents = {
-            i.broker_position_id: i
-            for i in (await s.execute(select(DivergenceIncident))).scalars()
-        }
+        assert (log.broker_positions, log.local_positions, log.matched_positions, log.divergences) == (
+            4,
+            5,
+            1,
+            5,
+        )
+        incidents = {i.broker_position_id: i for i in (await s.execute(select(DivergenceIncident))).scalars()}
         positions = {p.broker_position_id: p for p in (await s.execute(select(Position))).scalars()}
         state = await s.get(AccountRiskState, account_id)
     expected = {
@@ -185,7 +187,12 @@ async def test_reference_fixture_counts_divergences_and_applies_broker_facts(dat
     assert positions[105].status is PositionStatus.OPEN
     assert positions[101].price_current == Decimal("1.08750") and positions[101].profit == Decimal("250.00")
     assert state is not None
-    assert (state.total_syncs, state.incidents_total, state.open_incidents, state.open_critical_incidents) == (
+    assert (
+        state.total_syncs,
+        state.incidents_total,
+        state.open_incidents,
+        state.open_critical_incidents,
+    ) == (
         1,
         5,
         5,
@@ -195,7 +202,9 @@ async def test_reference_fixture_counts_divergences_and_applies_broker_facts(dat
     assert state.last_sync_status is SyncStatus.DIVERGENT
 
 
-async def test_incidents_are_not_recounted_resolve_when_gone_and_missing_escalates(database: Database) -> None:
+async def test_incidents_are_not_recounted_resolve_when_gone_and_missing_escalates(
+    database: Database,
+) -> None:
     account_id = await seed_fixture(database)
     await record_sync(database, broker_snapshot(account_id, "s1"))
     second = await record_sync(
@@ -206,9 +215,7 @@ async def test_incidents_are_not_recounted_resolve_when_gone_and_missing_escalat
     third = await record_sync(database, broker_snapshot(account_id, "s3", at=SYNC_AT + timedelta(seconds=60)))
     assert third.new_incidents == 0
     async with database.read_session() as s:
-        incidents = {
-            i.broker_position_id: i for i in (await s.execute(select(DivergenceIncident))).scalars()
-        }
+        incidents = {i.broker_position_id: i for i in (await s.execute(select(DivergenceIncident))).scalars()}
         state = await s.get(AccountRiskState, account_id)
         log_sum = (await s.execute(select(func.sum(ReconciliationLog.divergences)))).scalar_one()
     assert len(incidents) == 5
@@ -219,7 +226,12 @@ async def test_incidents_are_not_recounted_resolve_when_gone_and_missing_escalat
     assert (missing.resolution, missing.occurrences) == (Resolution.OPEN, 3)
     assert missing.escalated_at == SYNC_AT + timedelta(seconds=60)
     assert state is not None
-    assert (state.total_syncs, state.incidents_total, state.open_incidents, state.open_critical_incidents) == (
+    assert (
+        state.total_syncs,
+        state.incidents_total,
+        state.open_incidents,
+        state.open_critical_incidents,
+    ) == (
         3,
         5,
         1,

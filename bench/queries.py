@@ -1,0 +1,269 @@
+"""Latency of every read model on PostgreSQL: the demo fleet, then 100 accounts x 30 days.
+
+Prints figures; asserts nothing. Usage:
+    .venv/bin/python bench/queries.py [--iterations 200] [--accounts 100] [--days 30] [--skip-large]
+
+The large data set (~8.6 M reconciliation logs at 30-s cadence) is generated with set-based SQL in
+this script only: it is benchmark fixture data, not application behaviour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dashboard.demo.seed import seed_demo
+
+from dashboard.db.migrate import upgrade
+from dashboard.db.session import Database
+from dashboard.domain.enums import Role
+from dashboard.services.queries import accounts, guards, positions, reconciliation
+from dashboard.services.viewer import Viewer
+
+PG = dict(
+    host=os.environ.get("DASHBOARD_BENCH_PG_HOST", "127.0.0.1"),
+    port=int(os.environ.get("DASHBOARD_BENCH_PG_PORT", "5432")),
+    user=os.environ.get("DASHBOARD_BENCH_PG_USER", "postgres"),
+)
+ADMIN_DB = os.environ.get("DASHBOARD_BENCH_PG_DB", "test")
+
+Read = Callable[[], Awaitable[Any]]
+
+
+async def recreate(name: str) -> Database:
+    conn = await asyncpg.connect(database=ADMIN_DB, **PG)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    db = Database(f"postgresql+asyncpg://{PG['user']}@{PG['host']}:{PG['port']}/{name}")
+    await upgrade(db)
+    return db
+
+
+async def drop(name: str) -> None:
+    conn = await asyncpg.connect(database=ADMIN_DB, **PG)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def viewers(db: Database) -> tuple[Viewer, Viewer, int, int]:
+    """trader1 (owns accounts), a risk user, one of trader1's accounts and one of its positions."""
+    async with db.read_session() as session:
+        from sqlalchemy import select
+
+        from dashboard.db.models import Position, TradingAccount, User
+
+        trader = (await session.execute(select(User).where(User.email == "trader1@demo.local"))).scalar_one()
+        risk = (await session.execute(select(User).where(User.role == Role.RISK))).scalars().first()
+        account_id = (
+            (await session.execute(select(TradingAccount.id).where(TradingAccount.user_id == trader.id)))
+            .scalars()
+            .first()
+        )
+        position_id = (
+            (await session.execute(select(Position.id).where(Position.user_id == trader.id)))
+            .scalars()
+            .first()
+        )
+    assert risk is not None and account_id is not None and position_id is not None
+    return Viewer(trader.id, Role.TRADER), Viewer(risk.id, Role.RISK), account_id, position_id
+
+
+def reads(db: Database, trader: Viewer, risk: Viewer, account_id: int, position_id: int) -> dict[str, Read]:
+    now = datetime.now(UTC)
+    day, week = now - timedelta(hours=24), now - timedelta(days=7)
+    out: dict[str, Read] = {}
+    for label, v in (("trader", trader), ("risk", risk)):
+        out[f"reconciliation_status [{label}]"] = lambda v=v: reconciliation.reconciliation_status(db, v)
+        out[f"divergence_timeline 24h [{label}]"] = lambda v=v: reconciliation.divergence_timeline(
+            db, v, day, now
+        )
+        out[f"open_incidents [{label}]"] = lambda v=v: reconciliation.open_incidents(db, v)
+        out[f"open_positions [{label}]"] = lambda v=v: positions.open_positions(db, v)
+        out[f"closed_positions [{label}]"] = lambda v=v: positions.closed_positions(db, v)
+        out[f"account_guards [{label}]"] = lambda v=v: guards.account_guards(db, v)
+        out[f"guard_events [{label}]"] = lambda v=v: guards.guard_events(db, v)
+        out[f"list_accounts [{label}]"] = lambda v=v: accounts.list_accounts(db, v)
+    out["position_by_id [trader]"] = lambda: positions.position_by_id(db, trader, position_id)
+    out["equity_curve 7d [trader]"] = lambda: guards.equity_curve(db, trader, account_id, week, now)
+    out["risk_wall [risk]"] = lambda: guards.risk_wall(db, risk)
+    out["market_guards [trader]"] = lambda: guards.market_guards(db, trader)
+    return out
+
+
+async def measure(read: Read, iterations: int) -> tuple[float, float]:
+    for _ in range(max(5, iterations // 10)):
+        await read()
+    samples = []
+    for _ in range(iterations):
+        t0 = time.perf_counter()
+        await read()
+        samples.append((time.perf_counter() - t0) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[int(0.95 * (len(samples) - 1))]
+
+
+async def measure_all(db: Database, iterations: int) -> dict[str, tuple[float, float]]:
+    trader, risk, account_id, position_id = await viewers(db)
+    return {
+        name: await measure(read, iterations)
+        for name, read in reads(db, trader, risk, account_id, position_id).items()
+    }
+
+
+LARGE_SQL = """
+-- {extra} extra accounts spread over the demo traders, each with a risk-state row.
+INSERT INTO trading_accounts (user_id, name, broker_login, broker_server, margin_mode, currency, leverage,
+    initial_balance, is_demo, dd_warning_pct, dd_critical_pct, daily_loss_basis, max_loss_mode,
+    day_reset_tz, day_reset_hour, stops_policy, status, created_at)
+SELECT t.id, 'bench ' || g, 900000 + g, 'Bench-Server', 'hedging', 'USD', 100, 10000, true, 10, 15,
+    'max_sod_balance_equity', 'static', 'UTC', 0, 'broker_wins', 'active', now()
+FROM generate_series(1, {extra}) g
+JOIN LATERAL (SELECT id FROM users WHERE role = 'trader' ORDER BY id OFFSET (g % 7) LIMIT 1) t ON true;
+INSERT INTO account_risk_state (account_id, user_id, drawdown_pct, max_drawdown_pct, dd_level, dd_alert_level,
+    daily_loss_pct, daily_loss_level, max_loss_level, open_positions, total_syncs, failed_syncs,
+    incidents_total, open_incidents, open_critical_incidents, balance, equity, hwm, updated_at)
+SELECT a.id, a.user_id, (a.id % 200) / 10.0, (a.id % 250) / 10.0,
+    CASE WHEN a.id % 200 > 150 THEN 'critical' WHEN a.id % 200 >= 100 THEN 'warning' ELSE 'normal' END,
+    'normal', 0, 'normal', 'normal', 0, 0, 0, 0, 0, 0, 10000, 10000 - a.id % 2000, 10000, now()
+FROM trading_accounts a WHERE a.broker_server = 'Bench-Server';
+-- 30 days of 30-s syncs for every account, older than the seeded 6-hour window.
+INSERT INTO reconciliation_logs (user_id, account_id, created_at, event_type, status, duration_ms,
+    broker_positions, local_positions, matched_positions, divergences, auto_resolved)
+SELECT a.user_id, a.id, date_trunc('minute', now()) - interval '6 hours' - g * interval '30 seconds',
+    CASE WHEN g % 200 = 7 THEN 'sync_failed' ELSE 'scheduled_sync' END,
+    CASE WHEN g % 200 = 7 THEN 'failed' WHEN g % 50 = 3 THEN 'divergent' ELSE 'ok' END,
+    80 + (g % 90), 4, 4, CASE WHEN g % 50 = 3 THEN 3 ELSE 4 END, CASE WHEN g % 50 = 3 THEN 1 ELSE 0 END, 0
+FROM trading_accounts a CROSS JOIN generate_series(1, {syncs}) g;
+-- One resolved incident per divergent sync (2 %).
+INSERT INTO reconciliation_divergences (user_id, account_id, broker_position_id, symbol, kind, severity,
+    local_value, broker_value, action, resolution, first_log_id, last_log_id, first_seen_at, last_seen_at,
+    occurrences, resolved_at)
+SELECT l.user_id, l.account_id, 500000 + l.id, 'EURUSD', 'volume_mismatch', 'warning', '1.00', '0.50',
+    'broker_wins', 'broker_wins', l.id, l.id, l.created_at, l.created_at, 1,
+    l.created_at + interval '30 seconds'
+FROM reconciliation_logs l WHERE l.status = 'divergent' AND l.sync_id IS NULL;
+-- 30 days of 5-minute equity for the extra accounts.
+INSERT INTO equity_snapshots (account_id, ts, balance, equity, margin, free_margin, hwm, drawdown_pct)
+SELECT a.id, date_trunc('hour', now()) - g * interval '5 minutes', 10000, 10000 - (g % 300), 0,
+    10000 - (g % 300), 10000, (g % 300) / 100.0
+FROM trading_accounts a CROSS JOIN generate_series(0, {snapshots} - 1) g
+WHERE a.broker_server = 'Bench-Server';
+-- 5 open and 50 closed positions per extra account.
+INSERT INTO positions (account_id, user_id, broker_ticket, broker_position_id, symbol, side, volume,
+    price_open, price_current, swap, commission, profit, status, opened_at, closed_at, close_price,
+    realized_pnl, close_reason, source, magic, updated_at)
+SELECT a.id, a.user_id, 700000 + g, 700000 + g,
+    (ARRAY['EURUSD','GBPUSD','USDJPY','XAUUSD','US30','NAS100','GER40','BTCUSD'])[1 + g % 8],
+    CASE WHEN g % 2 = 0 THEN 'buy' ELSE 'sell' END, 0.5, 1.1, 1.1, 0, 0, 10,
+    CASE WHEN g <= 5 THEN 'open' ELSE 'closed' END, now() - g * interval '1 hour',
+    CASE WHEN g <= 5 THEN NULL ELSE now() - g * interval '1 hour' + interval '30 minutes' END,
+    CASE WHEN g <= 5 THEN NULL ELSE 1.1 END, CASE WHEN g <= 5 THEN NULL ELSE 10 END,
+    CASE WHEN g <= 5 THEN NULL ELSE 'tp' END, 'platform', 42, now() - g * interval '1 hour'
+FROM trading_accounts a CROSS JOIN generate_series(1, 55) g WHERE a.broker_server = 'Bench-Server';
+-- Counters as the ingestion services keep them.
+UPDATE account_risk_state s SET total_syncs = c.n, failed_syncs = c.failed
+FROM (SELECT account_id, count(*) n, count(*) FILTER (WHERE status = 'failed') failed
+      FROM reconciliation_logs GROUP BY account_id) c WHERE c.account_id = s.account_id;
+UPDATE account_risk_state s SET incidents_total = c.n
+FROM (SELECT account_id, count(*) n FROM reconciliation_divergences GROUP BY account_id) c
+WHERE c.account_id = s.account_id;
+UPDATE account_risk_state s SET open_positions = c.n
+FROM (SELECT account_id, count(*) n FROM positions WHERE status = 'open' GROUP BY account_id) c
+WHERE c.account_id = s.account_id;
+"""
+
+
+async def grow(db: Database, accounts_total: int, days: int) -> dict[str, int]:
+    sql = LARGE_SQL.format(extra=accounts_total - 10, syncs=days * 2880, snapshots=days * 288)
+    conn = await asyncpg.connect(database=db.engine.url.database, **PG)
+    try:
+        for statement in sql.split(";\n"):
+            body = "\n".join(line for line in statement.splitlines() if not line.startswith("--")).strip()
+            if body:
+                await conn.execute(body)
+        await conn.execute("VACUUM ANALYZE")
+        counts = {}
+        for table in (
+            "trading_accounts",
+            "reconciliation_logs",
+            "reconciliation_divergences",
+            "equity_snapshots",
+            "positions",
+        ):
+            counts[table] = await conn.fetchval(f"SELECT count(*) FROM {table}")
+    finally:
+        await conn.close()
+    return counts
+
+
+def table(small: dict[str, tuple[float, float]], large: dict[str, tuple[float, float]] | None) -> str:
+    head = "| read | demo p50 ms | demo p95 ms |"
+    rule = "|---|---:|---:|"
+    if large:
+        head += " large p50 ms | large p95 ms | growth p50 |"
+        rule += "---:|---:|---:|"
+    lines = [head, rule]
+    for name, (p50, p95) in small.items():
+        row = f"| {name} | {p50:.2f} | {p95:.2f} |"
+        if large:
+            l50, l95 = large[name]
+            row += f" {l50:.2f} | {l95:.2f} | {l50 / p50:.2f}x |"
+        lines.append(row)
+    return "\n".join(lines)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--iterations", type=int, default=200)
+    parser.add_argument("--accounts", type=int, default=100)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
+    args = parser.parse_args()
+
+    db = await recreate("tb_bench_small")
+    t0 = time.perf_counter()
+    report = await seed_demo(db, seed=7)
+    seed_s = time.perf_counter() - t0
+    print(f"seed (demo fleet) on PostgreSQL: {seed_s:.1f} s  [{report.summary()}]", flush=True)
+    small = await measure_all(db, args.iterations)
+    await db.dispose()
+
+    large = None
+    if not args.skip_large:
+        db = await recreate("tb_bench_large")
+        await seed_demo(db, seed=7)
+        t0 = time.perf_counter()
+        counts = await grow(db, args.accounts, args.days)
+        print(f"large data set generated in {time.perf_counter() - t0:.0f} s: {counts}", flush=True)
+        large = await measure_all(db, args.iterations)
+        await db.dispose()
+    print()
+    print(table(small, large))
+    if not args.keep:
+        await drop("tb_bench_small")
+        if not args.skip_large:
+            await drop("tb_bench_large")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
