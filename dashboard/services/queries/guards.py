@@ -1,0 +1,250 @@
+"""Read model (c): drawdown and loss gauges, the risk wall, guard events, the equity curve and the
+market guards.
+
+Gauges are read from the `account_risk_state` projection (one row per account, updated by
+ingestion with every snapshot), never recomputed from snapshots at read time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from dashboard.db.models import AccountRiskState, EquitySnapshot, GuardEvent, MarketState, TradingAccount
+from dashboard.db.session import Database
+from dashboard.domain.enums import GuardType, Level
+from dashboard.schemas.guards import (
+    AccountGuardList,
+    AccountGuardState,
+    EquityCurve,
+    EquityPoint,
+    GuardEventList,
+    GuardEventView,
+    MarketGuardList,
+    MarketGuardView,
+)
+from dashboard.services.errors import Forbidden, InvalidInput, NotFound
+from dashboard.services.queries import (
+    check_limit,
+    ensure_account_visible,
+    model_columns,
+    parse_enum,
+    require_aware,
+    resolve_now,
+    scoped,
+)
+from dashboard.services.viewer import Viewer
+
+MAX_GUARD_EVENTS = 1000
+MAX_EQUITY_POINTS = 100_000
+
+_GUARD_COLUMNS = model_columns(
+    AccountGuardState,
+    [AccountRiskState, TradingAccount],
+    overrides={"account_id": TradingAccount.id, "user_id": TradingAccount.user_id},
+)
+_EVENT_COLUMNS = model_columns(GuardEventView, [GuardEvent])
+_POINT_COLUMNS = model_columns(EquityPoint, [EquitySnapshot])
+_TENTH = Decimal("0.1")
+
+
+def _gauges() -> Any:
+    """Risk state joined to its account (names, thresholds, limits): one row per account."""
+    return (
+        select(*_GUARD_COLUMNS)
+        .select_from(AccountRiskState)
+        .join(TradingAccount, TradingAccount.id == AccountRiskState.account_id)
+    )
+
+
+async def account_guards(
+    db: Database, viewer: Viewer, account_id: int | None = None, now: datetime | None = None
+) -> AccountGuardList:
+    """Gauges of the visible accounts (or of one), ordered by account id, in one query.
+
+    The account itself is the row, so an `account_id` the viewer cannot see simply yields no row and
+    raises `NotFound` without a separate probe.
+    """
+    as_of = resolve_now(now)
+    stmt = scoped(_gauges(), TradingAccount.user_id, viewer)
+    if account_id is not None:
+        stmt = stmt.where(TradingAccount.id == account_id)
+    stmt = stmt.order_by(TradingAccount.id)
+    async with db.read_session() as session:
+        rows = (await session.execute(stmt)).all()
+    if account_id is not None and not rows:
+        raise NotFound(f"account {account_id} not found")
+    return AccountGuardList(accounts=[AccountGuardState.model_validate(row) for row in rows], as_of=as_of)
+
+
+async def risk_wall(
+    db: Database, viewer: Viewer, level: Level | str | None = None, now: datetime | None = None
+) -> AccountGuardList:
+    """Every account, worst first (`drawdown_pct DESC`, then id), for the risk desk.
+
+    `Forbidden` for traders: the wall is a role-level feature, not a per-row visibility question
+    (a trader's own gauges are `account_guards`). Optional filter on the gauge level `dd_level`.
+    """
+    as_of = resolve_now(now)
+    if not viewer.sees_all:
+        raise Forbidden("the risk wall is for risk and admin users")
+    level_value = parse_enum(Level, level, "level")
+    stmt = _gauges()
+    if level_value is not None:
+        stmt = stmt.where(AccountRiskState.dd_level == level_value)
+    stmt = stmt.order_by(AccountRiskState.drawdown_pct.desc(), TradingAccount.id.asc())
+    async with db.read_session() as session:
+        rows = (await session.execute(stmt)).all()
+    return AccountGuardList(accounts=[AccountGuardState.model_validate(row) for row in rows], as_of=as_of)
+
+
+async def guard_events(
+    db: Database,
+    viewer: Viewer,
+    account_id: int | None = None,
+    guard_type: GuardType | str | None = None,
+    limit: int = 50,
+    since: datetime | None = None,
+    now: datetime | None = None,
+) -> GuardEventList:
+    """Guard events newest first (`created_at DESC, id DESC`), at most `limit`.
+
+    A trader sees the events of their own accounts plus the market-guard events (`account_id`
+    NULL): a stale quote or a price gap on a symbol concerns everybody trading it. Risk and admin
+    see everything. `since` (inclusive) bounds the window; `account_id` narrows to one visible
+    account (`NotFound` otherwise), which excludes the market events.
+    """
+    as_of = resolve_now(now)
+    check_limit(limit, "limit", MAX_GUARD_EVENTS)
+    type_value = parse_enum(GuardType, guard_type, "guard_type")
+    stmt = select(*_EVENT_COLUMNS)
+    if not viewer.sees_all:
+        stmt = stmt.where(or_(GuardEvent.user_id == viewer.user_id, GuardEvent.account_id.is_(None)))
+    if account_id is not None:
+        stmt = stmt.where(GuardEvent.account_id == account_id)
+    if type_value is not None:
+        stmt = stmt.where(GuardEvent.guard_type == type_value)
+    if since is not None:
+        stmt = stmt.where(GuardEvent.created_at >= require_aware(since, "since"))
+    stmt = stmt.order_by(GuardEvent.created_at.desc(), GuardEvent.id.desc()).limit(limit)
+
+    async with db.read_session() as session:
+        if account_id is not None:
+            await ensure_account_visible(session, viewer, account_id)
+        rows = (await session.execute(stmt)).all()
+    return GuardEventList(events=[GuardEventView.model_validate(row) for row in rows], as_of=as_of)
+
+
+def downsample_indices(drawdowns: list[Decimal], max_points: int) -> list[int]:
+    """Indices of an even subsample of at most `max_points`, always keeping the last point (the
+    current value) and the point of maximum drawdown (the worst moment, which an even stride would
+    otherwise skip). Even indices start at 0, so the first point is kept too."""
+    n = len(drawdowns)
+    if n <= max_points:
+        return list(range(n))
+    worst = max(range(n), key=lambda i: (drawdowns[i], -i))  # earliest of equal maxima
+    keep = {n - 1, worst}
+    budget = max_points - len(keep)
+    keep.update(i * n // budget for i in range(budget))
+    return sorted(keep)
+
+
+async def equity_curve(
+    db: Database,
+    viewer: Viewer,
+    account_id: int,
+    since: datetime,
+    until: datetime,
+    max_points: int = 2000,
+    now: datetime | None = None,
+) -> EquityCurve:
+    """Snapshots of one account with `ts` in the closed window `[since, until]`, ascending, with
+    `hwm` and `drawdown_pct` as stored by ingestion (not recomputed, so the curve matches the
+    gauges).
+
+    Two queries: a visibility probe (`NotFound` for an invisible account, even if it has no
+    snapshot in the window) and the `(account_id, ts)` range scan. More than `max_points` rows are
+    downsampled evenly in Python, keeping the last point and the maximum-drawdown point
+    (`downsampled` is then True).
+    """
+    as_of = resolve_now(now)
+    since = require_aware(since, "since")
+    until = require_aware(until, "until")
+    if since > until:
+        raise InvalidInput("since must not be later than until", field="since")
+    check_limit(max_points, "max_points", MAX_EQUITY_POINTS, minimum=2)
+
+    stmt = (
+        select(*_POINT_COLUMNS)
+        .where(
+            EquitySnapshot.account_id == account_id,
+            EquitySnapshot.ts >= since,
+            EquitySnapshot.ts <= until,
+        )
+        .order_by(EquitySnapshot.ts.asc())
+    )
+    async with db.read_session() as session:
+        await ensure_account_visible(session, viewer, account_id)
+        rows = (await session.execute(stmt)).all()
+
+    kept = downsample_indices([row.drawdown_pct for row in rows], max_points)
+    return EquityCurve(
+        account_id=account_id,
+        since=since,
+        until=until,
+        points=[EquityPoint.model_validate(rows[i]) for i in kept],
+        downsampled=len(kept) < len(rows),
+        as_of=as_of,
+    )
+
+
+def _age_seconds(now: datetime, quoted_at: datetime) -> Decimal:
+    """Exact quote age in seconds, rounded half-up to 0.1 s (no float on the way)."""
+    age = now - quoted_at
+    micros = (age.days * 86_400 + age.seconds) * 1_000_000 + age.microseconds
+    return (Decimal(micros) / Decimal(1_000_000)).quantize(_TENTH, rounding=ROUND_HALF_UP)
+
+
+def _levels(guard_state: Any) -> dict[GuardType, Level]:
+    """`guard_state["levels"]` as enums. Missing or malformed -> {}; unknown guard types or levels
+    (written by a newer ingestion) are skipped rather than failing the whole page."""
+    raw = guard_state.get("levels") if isinstance(guard_state, dict) else None
+    if not isinstance(raw, dict):
+        return {}
+    levels: dict[GuardType, Level] = {}
+    for key, value in raw.items():
+        try:
+            levels[GuardType(key)] = Level(value)
+        except ValueError:
+            continue
+    return levels
+
+
+async def market_guards(db: Database, viewer: Viewer, now: datetime | None = None) -> MarketGuardList:
+    """Last quote and market-guard levels per symbol, ordered by symbol.
+
+    Market data concerns everybody, so there is no ownership filter (any authenticated viewer may
+    read it). `age_seconds` is measured against `now`; it may be negative if the feed's clock is
+    ahead, which is shown rather than hidden.
+    """
+    as_of = resolve_now(now)
+    stmt = select(
+        MarketState.symbol, MarketState.bid, MarketState.ask, MarketState.quoted_at, MarketState.guard_state
+    ).order_by(MarketState.symbol)
+    async with db.read_session() as session:
+        rows = (await session.execute(stmt)).all()
+    symbols = [
+        MarketGuardView(
+            symbol=row.symbol,
+            bid=row.bid,
+            ask=row.ask,
+            quoted_at=row.quoted_at,
+            age_seconds=_age_seconds(as_of, row.quoted_at),
+            levels=_levels(row.guard_state),
+        )
+        for row in rows
+    ]
+    return MarketGuardList(symbols=symbols, as_of=as_of)
