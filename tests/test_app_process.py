@@ -34,3 +34,38 @@ def test_production_refuses_demo_mode(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "--demo is refused" in result.stderr
+
+
+def test_run_demo_seeds_prints_logins_and_keeps_data_moving(tmp_path: Path) -> None:
+    import sqlite3
+    import time
+
+    db_file = tmp_path / "demo.sqlite3"
+    log = tmp_path / "demo.log"
+
+    def latest() -> tuple[str | None, int]:
+        with sqlite3.connect(db_file) as conn:
+            ts = conn.execute("SELECT max(ts) FROM equity_snapshots").fetchone()[0]
+            syncs = conn.execute("SELECT count(*) FROM reconciliation_logs").fetchone()[0]
+        return ts, syncs
+
+    with running_app(
+        "--demo",
+        log_path=log,
+        DASHBOARD_DATABASE_URL=f"sqlite+aiosqlite:///{db_file}",
+        DASHBOARD_SIMULATE_INTERVAL_S="0.5",
+    ) as base:
+        deadline = time.monotonic() + 60
+        while "Demo logins" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.3)
+        home = httpx.get(f"{base}/", timeout=10)
+        first = latest()
+        deadline = time.monotonic() + 30
+        while latest()[0] == first[0] and time.monotonic() < deadline:
+            time.sleep(0.5)
+        second = latest()
+    output = log.read_text()
+    assert "Demo logins" in output and "trader7@demo.local" in output and "admin@demo.local" in output
+    assert home.status_code == 200 and "DEMO" in home.text
+    assert first[1] >= 7200  # the seeded 6 h of syncs for 10 accounts
+    assert second[0] is not None and first[0] is not None and second[0] > first[0]
