@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from dashboard.demo.fleet import AccountDef, FleetDefinition, derive_rng
+from dashboard.domain.drawdown import drawdown_pct
 
 CENT = Decimal("0.01")
 PCT_QUANTUM = Decimal("0.0001")
@@ -27,11 +28,6 @@ MIN_TAIL_FRACTION = 0.02
 
 def money(value: float | Decimal) -> Decimal:
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def drawdown_pct(hwm: Decimal, equity: Decimal) -> Decimal:
-    """(HWM − E) / HWM × 100 at 4 dp; local copy of the domain formula (§1.4), reconciled later."""
-    return ((hwm - equity) / hwm * HUNDRED).quantize(PCT_QUANTUM, rounding=ROUND_HALF_UP)
 
 
 def pinned_equity(hwm: Decimal, target_dd_pct: Decimal) -> Decimal:
