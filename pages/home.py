@@ -13,8 +13,6 @@ from nicegui import app, ui
 
 from components.frame import frame
 from dashboard.domain.enums import Role
-from dashboard.services.queries.guards import risk_wall
-from dashboard.services.queries.reconciliation import reconciliation_status
 from dashboard.services.viewer import Viewer
 from dashboard.settings import Environment, Settings
 
@@ -60,8 +58,8 @@ async def _overview() -> None:
     async def refresh() -> None:
         runtime = app.state.runtime
         try:
-            status = await reconciliation_status(runtime.database, DEMO_VIEWER)
-            wall = await risk_wall(runtime.database, DEMO_VIEWER)
+            status = (await runtime.queries.reconciliation_status(DEMO_VIEWER)).model
+            wall = (await runtime.queries.risk_wall(DEMO_VIEWER)).model
         except Exception:  # the page stays up; the next tick retries
             log.warning("overview refresh failed", exc_info=True)
             as_of.text = "data temporarily unavailable; retrying"

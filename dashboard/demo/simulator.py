@@ -20,7 +20,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -52,7 +52,7 @@ from dashboard.domain.instruments import InstrumentSpec
 from dashboard.domain.numbers import money, round_price
 from dashboard.domain.pnl import close_price, conversion_rate, position_profit
 from dashboard.services.errors import ServiceError
-from dashboard.services.ingestion.common import instrument_specs
+from dashboard.services.ingestion.common import Touched, instrument_specs
 from dashboard.services.ingestion.equity import record_equity
 from dashboard.services.ingestion.positions import record_position_opened
 from dashboard.services.ingestion.quotes import record_quotes
@@ -176,8 +176,12 @@ class Simulator:
         p_close: float = 0.01,
         p_divergence: float = 0.02,
         p_failure: float = 0.005,
+        on_write: Callable[[Touched], Awaitable[None]] | None = None,
     ) -> None:
         self.db = db
+        # Called after every committed write with what it touched: the app passes the cache's
+        # `invalidate`, so pages see a tick's changes on their next read.
+        self.on_write = on_write
         self.interval_s = interval_s
         self.fleet = fleet or load_fleet()
         self._seed = seed if seed is not None else random.SystemRandom().randrange(2**63)
@@ -187,6 +191,10 @@ class Simulator:
         self.p_divergence, self.p_failure = p_divergence, p_failure
         self.cadence = timedelta(seconds=self.fleet.syncs.cadence_seconds)
         self._world: World | None = None
+
+    async def _written(self, touched: Touched) -> None:
+        if self.on_write is not None:
+            await self.on_write(touched)
 
     # ---------------------------------------------------------------- loop
 
@@ -358,6 +366,7 @@ class Simulator:
         world.quotes = {s: w.step(now, step_s) for s, w in world.walkers.items()}
         batch = [{"symbol": q.symbol, "bid": q.bid, "ask": q.ask, "ts": now} for q in world.quotes.values()]
         result = await record_quotes(self.db, {"quotes": batch}, now=now)
+        await self._written(result.touched)
         tally.guard_events += len(result.transitions)
         return result.accepted
 
@@ -420,7 +429,7 @@ class Simulator:
         fill = draw_fill(self.fleet, symbol, side, world.quotes[symbol], book.lot_scale, self.rng)
         identifier = book.new_identifier(self.rng)
         opened_at = now - timedelta(milliseconds=self.rng.randint(500, 4000))
-        await record_position_opened(
+        opened = await record_position_opened(
             self.db,
             {
                 "account_id": book.account_id,
@@ -438,6 +447,7 @@ class Simulator:
                 "opened_at": opened_at,
             },
         )
+        await self._written(opened.touched)
         book.positions[identifier] = BookPosition(
             identifier, identifier, symbol, side, fill.volume, fill.price_open, fill.sl, fill.tp,
             book.platform_magic, opened_at,
@@ -464,6 +474,7 @@ class Simulator:
                 "margin": margin,
             },
         )
+        await self._written(result.touched)
         tally.equity += result.created
         tally.guard_events += len(result.alerts)
 
@@ -505,7 +516,8 @@ class Simulator:
                 ],
                 exit_deals=list({d["identifier"]: d for d in book.deals}.values()),
             )
-        await record_sync(self.db, snapshot)
+        result = await record_sync(self.db, snapshot)
+        await self._written(result.touched)
         book.last_sync_at, book.synced_once = now, True
         tally.syncs += 1
 

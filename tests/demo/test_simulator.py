@@ -17,6 +17,7 @@ from dashboard.demo import simulator as simulator_module
 from dashboard.demo.seed import seed_demo
 from dashboard.demo.simulator import Simulator
 from dashboard.services.errors import ServiceError
+from dashboard.services.ingestion.common import Touched
 from tests.demo.test_seed import ANCHOR, NOW, SMALL, counter_mismatches
 
 TICK = timedelta(seconds=3)
@@ -50,7 +51,12 @@ async def _state(db: Database) -> dict[str, Any]:
 async def test_twelve_ticks_move_every_panel(database: Database) -> None:
     await seed_demo(database, seed=3, now=NOW, **SMALL)
     before = await _state(database)
-    sim = Simulator(database, interval_s=0, seed=11)
+    written: list[Touched] = []
+
+    async def on_write(touched: Touched) -> None:
+        written.append(touched)
+
+    sim = Simulator(database, interval_s=0, seed=11, on_write=on_write)
 
     reports = [await sim.tick(ANCHOR + k * TICK) for k in range(1, 13)]
 
@@ -64,6 +70,12 @@ async def test_twelve_ticks_move_every_panel(database: Database) -> None:
     assert all(r.quotes == 8 and r.equity_snapshots == 10 for r in reports)
     assert "quotes=8" in reports[0].line()
     assert await counter_mismatches(database) == []
+    # Every write told the cache what it touched: quotes (no owner) and per-account equity and syncs.
+    market = [t for t in written if "market" in t.families]
+    assert len(market) == 12 and all(not t.user_ids for t in market)
+    equity = [t for t in written if "equity" in t.families]
+    assert len(equity) == 12 * 10 and {a for t in equity for a in t.account_ids} == set(before["snapshots"])
+    assert len([t for t in written if "timeline" in t.families]) == sum(r.syncs for r in reports)
 
 
 async def test_busy_simulation_keeps_counters_true(database: Database) -> None:

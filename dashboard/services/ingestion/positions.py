@@ -15,7 +15,7 @@ from dashboard.services.errors import InvalidInput
 from dashboard.services.ingestion.common import Touched, instrument_specs, lock_account
 from dashboard.services.ingestion.inputs import PositionOpenedIn, parse
 
-FAMILIES = ("positions", "reconciliation")
+FAMILIES = ("positions", "reconciliation", "guards", "risk_wall")
 
 
 @dataclass

@@ -49,7 +49,7 @@ from dashboard.services.errors import InvalidInput
 from dashboard.services.ingestion.common import Touched, instrument_specs, lock_account
 from dashboard.services.ingestion.inputs import SyncSnapshotIn, parse
 
-FAMILIES = ("reconciliation", "positions", "timeline")
+FAMILIES = ("reconciliation", "timeline", "incidents", "positions", "guards", "risk_wall")
 
 # Which local column a broker-wins divergence overwrites, and from which broker field.
 _BROKER_FACT: dict[DivergenceKind, tuple[str, str]] = {

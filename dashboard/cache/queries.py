@@ -1,0 +1,292 @@
+"""The cached query services: what the REST API and the pages call instead of the database.
+
+Each method names its key family, builds its key from the viewer's scope and its parameters,
+and loads through the matching query service on a miss. The ingestion services name the same
+families in `FAMILIES`, which is how a write knows what to invalidate.
+
+Relative windows (`window=timedelta(hours=24)`) are part of the key and resolved against the
+current time when loaded, so pollers asking for "the last 24 h" share one key; explicit
+`since`/`until` bounds are keyed as given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
+
+from dashboard.cache.cache import QueryCache
+from dashboard.cache.keys import cache_key
+from dashboard.cache.local import CachedValue
+from dashboard.db.session import Database
+from dashboard.domain.enums import GuardType, Level, Side
+from dashboard.schemas.accounts import AccountList, AccountView
+from dashboard.schemas.common import ReadModel
+from dashboard.schemas.guards import AccountGuardList, EquityCurve, GuardEventList, MarketGuardList
+from dashboard.schemas.positions import ClosedPositionPage, PositionList, PositionView
+from dashboard.schemas.reconciliation import DivergenceTimeline, OpenIncidents, ReconciliationStatus
+from dashboard.services.queries import accounts, guards, positions, reconciliation
+from dashboard.services.viewer import Viewer
+
+M = TypeVar("M", bound=ReadModel)
+
+#: Every family a cached read belongs to (the ingestion `FAMILIES` must use these names).
+FAMILIES = frozenset(
+    {
+        "reconciliation",
+        "timeline",
+        "incidents",
+        "positions",
+        "guards",
+        "risk_wall",
+        "guard_events",
+        "equity",
+        "market",
+        "accounts",
+    }
+)
+#: Market data is the same for every viewer: one key for everybody.
+GLOBAL_SCOPE = "global"
+
+
+@dataclass(frozen=True, slots=True)
+class Cached(Generic[M]):
+    """A cached result: `payload` is the JSON the API sends as is, `model` what pages read."""
+
+    value: CachedValue
+    model_type: type[M]
+
+    @property
+    def payload(self) -> bytes:
+        return self.value.payload
+
+    @property
+    def model(self) -> M:
+        return self.value.model(self.model_type)
+
+
+def _window(
+    window: timedelta | None, since: datetime | None, until: datetime | None, default: timedelta
+) -> tuple[dict[str, object], Callable[[], tuple[datetime, datetime]]]:
+    """Key parameters and a bounds resolver. Missing bounds are resolved at load time (an open
+    `until` means "now"), so the key holds only what the caller gave and repeated polls share it."""
+    span = window or default
+    params: dict[str, object] = {"since": since, "until": until}
+    if since is None:
+        params["window"] = span
+
+    def resolve() -> tuple[datetime, datetime]:
+        end = until or datetime.now(UTC)
+        return (since or end - span), end
+
+    return params, resolve
+
+
+class CachedQueries:
+    def __init__(self, db: Database, cache: QueryCache) -> None:
+        self.db = db
+        self.cache = cache
+
+    async def _get(
+        self,
+        family: str,
+        scope: Viewer | str,
+        model: type[M],
+        loader: Callable[[], Awaitable[M]],
+        **params: object,
+    ) -> Cached[M]:
+        key = cache_key(family, scope, model, **params)
+        return Cached(await self.cache.get(key, loader), model)
+
+    # reconciliation
+
+    async def reconciliation_status(self, viewer: Viewer) -> Cached[ReconciliationStatus]:
+        return await self._get(
+            "reconciliation",
+            viewer,
+            ReconciliationStatus,
+            lambda: reconciliation.reconciliation_status(self.db, viewer),
+        )
+
+    async def divergence_timeline(
+        self,
+        viewer: Viewer,
+        *,
+        window: timedelta | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        account_id: int | None = None,
+        limit: int = 5000,
+    ) -> Cached[DivergenceTimeline]:
+        params, bounds = _window(window, since, until, timedelta(hours=24))
+
+        async def load() -> DivergenceTimeline:
+            start, end = bounds()
+            return await reconciliation.divergence_timeline(
+                self.db, viewer, start, end, account_id=account_id, limit=limit
+            )
+
+        return await self._get(
+            "timeline", viewer, DivergenceTimeline, load, account_id=account_id, limit=limit, **params
+        )
+
+    async def open_incidents(self, viewer: Viewer, account_id: int | None = None) -> Cached[OpenIncidents]:
+        return await self._get(
+            "incidents",
+            viewer,
+            OpenIncidents,
+            lambda: reconciliation.open_incidents(self.db, viewer, account_id=account_id),
+            account_id=account_id,
+        )
+
+    async def position_incidents(self, viewer: Viewer, position_id: int) -> Cached[OpenIncidents]:
+        return await self._get(
+            "incidents",
+            viewer,
+            OpenIncidents,
+            lambda: reconciliation.position_incidents(self.db, viewer, position_id),
+            position_id=position_id,
+        )
+
+    # positions
+
+    async def open_positions(
+        self,
+        viewer: Viewer,
+        *,
+        symbol: str | None = None,
+        account_id: int | None = None,
+        side: Side | str | None = None,
+        sort: str = "opened_at",
+        descending: bool = True,
+    ) -> Cached[PositionList]:
+        return await self._get(
+            "positions",
+            viewer,
+            PositionList,
+            lambda: positions.open_positions(
+                self.db,
+                viewer,
+                symbol=symbol,
+                account_id=account_id,
+                side=side,
+                sort=sort,
+                descending=descending,
+            ),
+            q="open",
+            symbol=symbol,
+            account_id=account_id,
+            side=side,
+            sort=sort,
+            descending=descending,
+        )
+
+    async def position_by_id(self, viewer: Viewer, position_id: int) -> Cached[PositionView]:
+        return await self._get(
+            "positions",
+            viewer,
+            PositionView,
+            lambda: positions.position_by_id(self.db, viewer, position_id),
+            q="one",
+            id=position_id,
+        )
+
+    async def closed_positions(
+        self, viewer: Viewer, *, account_id: int | None = None, limit: int = 50, before_id: int | None = None
+    ) -> Cached[ClosedPositionPage]:
+        return await self._get(
+            "positions",
+            viewer,
+            ClosedPositionPage,
+            lambda: positions.closed_positions(
+                self.db, viewer, account_id=account_id, limit=limit, before_id=before_id
+            ),
+            q="closed",
+            account_id=account_id,
+            limit=limit,
+            before_id=before_id,
+        )
+
+    # guards
+
+    async def account_guards(self, viewer: Viewer, account_id: int | None = None) -> Cached[AccountGuardList]:
+        return await self._get(
+            "guards",
+            viewer,
+            AccountGuardList,
+            lambda: guards.account_guards(self.db, viewer, account_id=account_id),
+            account_id=account_id,
+        )
+
+    async def risk_wall(self, viewer: Viewer, level: Level | str | None = None) -> Cached[AccountGuardList]:
+        return await self._get(
+            "risk_wall",
+            viewer,
+            AccountGuardList,
+            lambda: guards.risk_wall(self.db, viewer, level=level),
+            level=level,
+        )
+
+    async def guard_events(
+        self,
+        viewer: Viewer,
+        *,
+        account_id: int | None = None,
+        guard_type: GuardType | str | None = None,
+        limit: int = 50,
+        since: datetime | None = None,
+    ) -> Cached[GuardEventList]:
+        return await self._get(
+            "guard_events",
+            viewer,
+            GuardEventList,
+            lambda: guards.guard_events(
+                self.db, viewer, account_id=account_id, guard_type=guard_type, limit=limit, since=since
+            ),
+            account_id=account_id,
+            guard_type=guard_type,
+            limit=limit,
+            since=since,
+        )
+
+    async def equity_curve(
+        self,
+        viewer: Viewer,
+        account_id: int,
+        *,
+        window: timedelta | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        max_points: int = 2000,
+    ) -> Cached[EquityCurve]:
+        params, bounds = _window(window, since, until, timedelta(hours=24))
+
+        async def load() -> EquityCurve:
+            start, end = bounds()
+            return await guards.equity_curve(self.db, viewer, account_id, start, end, max_points=max_points)
+
+        return await self._get(
+            "equity", viewer, EquityCurve, load, account_id=account_id, max_points=max_points, **params
+        )
+
+    async def market_guards(self, viewer: Viewer) -> Cached[MarketGuardList]:
+        return await self._get(
+            "market", GLOBAL_SCOPE, MarketGuardList, lambda: guards.market_guards(self.db, viewer)
+        )
+
+    # accounts
+
+    async def list_accounts(self, viewer: Viewer) -> Cached[AccountList]:
+        return await self._get(
+            "accounts", viewer, AccountList, lambda: accounts.list_accounts(self.db, viewer)
+        )
+
+    async def account_by_id(self, viewer: Viewer, account_id: int) -> Cached[AccountView]:
+        return await self._get(
+            "accounts",
+            viewer,
+            AccountView,
+            lambda: accounts.account_by_id(self.db, viewer, account_id),
+            id=account_id,
+        )

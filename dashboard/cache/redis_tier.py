@@ -1,0 +1,142 @@
+"""The shared tier: redis-py asyncio behind short timeouts and the circuit breaker.
+
+Every call either answers within about the socket timeout or raises `RedisUnavailable`; callers
+then serve from the in-process tier or the database. No call here ever uses `KEYS`.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from dashboard.cache.breaker import CircuitBreaker
+from dashboard.cache.envelope import Envelope, pack
+from dashboard.cache.keys import CacheKey, channel, generation_key, lock_key
+
+T = TypeVar("T")
+
+InvalidationItem = tuple[str, str | None]
+
+_UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+
+class RedisUnavailable(Exception):
+    """Redis did not answer in time, refused, or the breaker is open."""
+
+
+def encode_invalidation(origin: str, items: Iterable[InvalidationItem]) -> bytes:
+    return json.dumps({"o": origin, "i": [list(item) for item in sorted(items, key=str)]}).encode()
+
+
+def decode_invalidation(data: bytes | str) -> tuple[str, list[InvalidationItem]]:
+    """(origin, items); raises ValueError on anything malformed."""
+    message = json.loads(data)
+    if not isinstance(message, dict) or not isinstance(message.get("o"), str):
+        raise ValueError("invalidation message without origin")
+    items: list[InvalidationItem] = []
+    for item in message.get("i", []):
+        family, scope = item
+        if not isinstance(family, str) or not (scope is None or isinstance(scope, str)):
+            raise ValueError("malformed invalidation item")
+        items.append((family, scope))
+    return message["o"], items
+
+
+def make_client(url: str, timeout_s: float, *, max_connections: int = 128) -> Redis:
+    """A client whose every command fails within about 2 × timeout (one retry, no backoff)."""
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=max(2.0, timeout_s),
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+    )
+    return Redis(connection_pool=pool, retry=Retry(NoBackoff(), 1))
+
+
+class RedisTier:
+    def __init__(
+        self,
+        url: str,
+        namespace: str,
+        *,
+        timeout_s: float,
+        breaker: CircuitBreaker | None = None,
+        on_recover: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.url = url
+        self.namespace = namespace
+        self.timeout_s = timeout_s
+        self.breaker = breaker or CircuitBreaker()
+        self.client = make_client(url, timeout_s)
+        self.channel = channel(namespace)
+        self._on_recover = on_recover
+        self._unlock = self.client.register_script(_UNLOCK)
+
+    async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
+        if not self.breaker.allow():
+            raise RedisUnavailable("circuit open")
+        try:
+            result = await operation()
+        except (RedisError, OSError, TimeoutError) as error:
+            self.breaker.failure(error)
+            raise RedisUnavailable(str(error)) from error
+        if self.breaker.success() and self._on_recover is not None:
+            # First answer after an outage: replay the invalidations made meanwhile, then ask
+            # again, so this very read cannot return a value those writes made stale.
+            await self._on_recover()
+            return await self._call(operation)
+        return result
+
+    async def fetch(self, key: CacheKey) -> tuple[int, int, bytes | None]:
+        """Current family and scope generations and the stored value, in one round trip."""
+        names = [
+            generation_key(self.namespace, key.family, None),
+            generation_key(self.namespace, key.family, key.scope),
+            key.redis_key(self.namespace),
+        ]
+        family_gen, scope_gen, raw = await self._call(lambda: self.client.mget(names))
+        return int(family_gen or 0), int(scope_gen or 0), raw
+
+    async def store(self, key: CacheKey, envelope: Envelope, ttl_s: float) -> None:
+        name = key.redis_key(self.namespace)
+        await self._call(lambda: self.client.set(name, pack(envelope), px=max(1, int(ttl_s * 1000))))
+
+    async def try_lock(self, key: CacheKey, ttl_s: float) -> str | None:
+        """Claim the right to load `key` (SET NX PX); the token to release it, or None."""
+        token = secrets.token_hex(8)
+        name = lock_key(self.namespace, key)
+        claimed = await self._call(lambda: self.client.set(name, token, nx=True, px=int(ttl_s * 1000)))
+        return token if claimed else None
+
+    async def unlock(self, key: CacheKey, token: str) -> None:
+        name = lock_key(self.namespace, key)
+        await self._call(lambda: self._unlock(keys=[name], args=[token]))
+
+    async def bump(self, origin: str, items: Iterable[InvalidationItem]) -> None:
+        """Advance the generation of every item and tell every process, in one pipeline."""
+        items = list(items)
+
+        async def run() -> Any:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for family, scope in items:
+                    pipe.incr(generation_key(self.namespace, family, scope))
+                pipe.publish(self.channel, encode_invalidation(origin, items))
+                return await pipe.execute()
+
+        await self._call(run)
+
+    def subscriber_client(self) -> Redis:
+        """A separate connection for pub/sub: it blocks on reads, so no socket timeout."""
+        return Redis.from_url(self.url, socket_connect_timeout=self.timeout_s, socket_timeout=None)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+        await self.client.connection_pool.disconnect()
