@@ -24,10 +24,9 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dashboard.demo.seed import seed_demo
-
 from dashboard.db.migrate import upgrade
 from dashboard.db.session import Database
+from dashboard.demo.seed import seed_demo
 from dashboard.domain.enums import Role
 from dashboard.services.queries import accounts, guards, positions, reconciliation
 from dashboard.services.viewer import Viewer

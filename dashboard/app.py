@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Request
 from nicegui import app, background_tasks, ui
 
+from dashboard.api.router import mount_api
+from dashboard.auth.secret import resolve_jwt_secret
 from dashboard.db.migrate import upgrade
-from dashboard.health import HealthReport, check_health
 from dashboard.runtime import Runtime
 from dashboard.settings import Environment, Settings
 
 log = logging.getLogger(__name__)
-
-health_router = APIRouter()
 
 
 def get_runtime() -> Runtime:
@@ -29,19 +27,28 @@ def get_runtime() -> Runtime:
     return runtime
 
 
-@health_router.get("/health", response_model=HealthReport, tags=["health"])
-async def health(request: Request) -> HealthReport:
-    return await check_health(get_runtime())
-
-
 def configure(settings: Settings, *, demo: bool) -> None:
-    """Register lifecycle hooks, routes and pages on NiceGUI's app."""
+    """Register lifecycle hooks, routes and pages on NiceGUI's app.
+
+    The JWT secret is checked here, before anything starts: production refuses a missing, default
+    or short secret (`SecretPolicyError`, a one-line CLI error).
+    """
     from pages import home
 
+    secret = resolve_jwt_secret(settings)
+    if secret.generated:
+        log.warning("DASHBOARD_JWT_SECRET is not set: generated a random secret for this start (demo only)")
+        print(
+            "No DASHBOARD_JWT_SECRET set: using a random secret generated for this start "
+            "(sessions end when the app restarts).",
+            flush=True,
+        )
+
     async def startup() -> None:
-        runtime = Runtime.from_settings(settings)
+        runtime = Runtime.from_settings(settings, secret.value)
         app.state.runtime = runtime
         await upgrade(runtime.database)
+        await runtime.start()
         if demo:
             await _start_demo(runtime)
 
@@ -52,19 +59,22 @@ def configure(settings: Settings, *, demo: bool) -> None:
 
     app.on_startup(startup)
     app.on_shutdown(shutdown)
-    app.include_router(health_router)
+    mount_api(app)
     home.register(settings)
 
 
 async def _start_demo(runtime: Runtime) -> None:
     """Seed on first start, then keep the data moving with the in-process simulator."""
-    from dashboard.demo.seed import DEMO_PASSWORD, demo_logins, is_seeded, seed_demo
+    from dashboard.demo.seed import DEMO_PASSWORD, demo_logins, ensure_demo_passwords, is_seeded, seed_demo
     from dashboard.demo.simulator import Simulator
 
     if not await is_seeded(runtime.database):
         log.warning("seeding demo data (first start)...")
         await seed_demo(runtime.database)
-    simulator = Simulator(runtime.database, interval_s=runtime.settings.simulate_interval_s)
+    await ensure_demo_passwords(runtime.database)
+    simulator = Simulator(
+        runtime.database, interval_s=runtime.settings.simulate_interval_s, on_write=runtime.cache.invalidate
+    )
     background_tasks.create(simulator.run_forever(), name="demo-simulator")
     logins = ", ".join(await demo_logins(runtime.database))
     url = f"http://{runtime.settings.host}:{runtime.settings.port}/"

@@ -46,7 +46,158 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--interval", type=float, default=None, help="seconds between ticks")
     simulate.add_argument("--ticks", type=int, default=None, help="stop after N ticks (default: forever)")
     simulate.set_defaults(handler=_demo_simulate)
+    users = commands.add_parser(
+        "users", help="user administration (passwords are read from a prompt or stdin)"
+    )
+    user_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    create = user_commands.add_parser(
+        "create", help="create a user; the password comes from a prompt or stdin"
+    )
+    create.add_argument("email")
+    create.add_argument("--role", required=True, help="trader, risk, admin or service")
+    create.add_argument("--name", default=None, help="display name (default: the part before @)")
+    create.set_defaults(handler=_users_create)
+    user_commands.add_parser("list", help="list users").set_defaults(handler=_users_list)
+    set_role = user_commands.add_parser("set-role", help="change a user's role (ends their sessions)")
+    set_role.add_argument("email")
+    set_role.add_argument("role")
+    set_role.set_defaults(handler=_users_set_role)
+    for name, active in (("disable", False), ("enable", True)):
+        command = user_commands.add_parser(name, help=f"{name} a user (ends their sessions)")
+        command.add_argument("email")
+        command.set_defaults(handler=_users_set_active, active=active)
+    password = user_commands.add_parser("set-password", help="set a new password (prompt or stdin)")
+    password.add_argument("email")
+    password.set_defaults(handler=_users_set_password)
+    token = user_commands.add_parser("token", help="issue a long-lived access token for a service user")
+    token.add_argument("email")
+    token.add_argument("--days", type=int, default=90, help="lifetime in days (1-365, default 90)")
+    token.set_defaults(handler=_users_token)
     return parser
+
+
+def _read_password(prompt: bool = True) -> str:
+    """From a prompt (typed twice) on a terminal, else the first line of stdin; never from argv."""
+    import getpass
+
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if prompt and getpass.getpass("Repeat: ") != first:
+            raise ValueError("passwords do not match")
+        return first
+    line = sys.stdin.readline()
+    if not line:
+        raise ValueError("no password on stdin")
+    return line.rstrip("\r\n")
+
+
+async def _with_db(settings: Settings, work: Callable[[Any], Coroutine[Any, Any, Any]]) -> Any:
+    from dashboard.db.migrate import upgrade
+    from dashboard.db.session import Database
+
+    db = Database(settings.database_url)
+    try:
+        await upgrade(db)
+        return await work(db)
+    finally:
+        await db.dispose()
+
+
+async def _invalidate(settings: Settings, touched: Any) -> None:
+    """Tell running app processes (through Redis, when configured) to drop the user's session state."""
+    from dashboard.cache.cache import CacheConfig, QueryCache
+
+    cache = QueryCache(CacheConfig.from_settings(settings))
+    try:
+        await cache.invalidate(touched)
+    finally:
+        await cache.close()
+
+
+def _print_user(user: Any) -> None:
+    state = "active" if user.is_active else "disabled"
+    print(f"{user.id}\t{user.email}\t{user.role.value}\t{state}{chr(9) + 'demo' if user.is_demo else ''}")
+
+
+def _users_create(args: argparse.Namespace, settings: Settings) -> None:
+    from dashboard.services.users import create_user
+
+    password = _read_password()
+
+    async def go(db: Any) -> Any:
+        return await create_user(db, args.email, args.role, password, args.name)
+
+    _print_user(asyncio.run(_with_db(settings, go)))
+
+
+def _users_list(args: argparse.Namespace, settings: Settings) -> None:
+    from dashboard.services.users import list_users
+
+    for user in asyncio.run(_with_db(settings, list_users)):
+        _print_user(user)
+
+
+def _users_set_role(args: argparse.Namespace, settings: Settings) -> None:
+    from dashboard.services.users import set_role
+
+    async def go(db: Any) -> Any:
+        user, touched = await set_role(db, args.email, args.role)
+        await _invalidate(settings, touched)
+        return user
+
+    _print_user(asyncio.run(_with_db(settings, go)))
+
+
+def _users_set_active(args: argparse.Namespace, settings: Settings) -> None:
+    from dashboard.services.users import set_active
+
+    async def go(db: Any) -> Any:
+        user, touched = await set_active(db, args.email, args.active)
+        await _invalidate(settings, touched)
+        return user
+
+    _print_user(asyncio.run(_with_db(settings, go)))
+
+
+def _users_set_password(args: argparse.Namespace, settings: Settings) -> None:
+    from dashboard.services.users import set_password
+
+    password = _read_password()
+
+    async def go(db: Any) -> Any:
+        user, touched = await set_password(db, args.email, password)
+        await _invalidate(settings, touched)
+        return user
+
+    _print_user(asyncio.run(_with_db(settings, go)))
+
+
+def _users_token(args: argparse.Namespace, settings: Settings) -> None:
+    from datetime import timedelta
+
+    from dashboard.auth.secret import resolve_jwt_secret
+    from dashboard.auth.sessions import AuthService, LoginPolicy
+    from dashboard.auth.tokens import TokenService
+    from dashboard.cache.cache import QueryCache
+
+    if not 1 <= args.days <= 365:
+        raise ValueError("--days must be between 1 and 365")
+    secret = resolve_jwt_secret(settings)
+    if secret.generated:
+        raise ValueError(
+            "users token needs DASHBOARD_JWT_SECRET: the token must be signed with the app's secret"
+        )
+    tokens = TokenService(secret.value, access_ttl=timedelta(days=args.days), refresh_ttl=timedelta(days=1))
+
+    async def go(db: Any) -> Any:
+        cache = QueryCache()
+        try:
+            service = AuthService(db, cache, tokens, LoginPolicy())
+            return await service.service_token(args.email, timedelta(days=args.days))
+        finally:
+            await cache.close()
+
+    print(asyncio.run(_with_db(settings, go)).token)
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> None:

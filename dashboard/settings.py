@@ -30,8 +30,31 @@ class Settings(BaseSettings):
 
     env: Environment = Environment.DEMO
     database_url: str = f"sqlite+aiosqlite:///{DEFAULT_SQLITE_PATH}"
+    # Redis for the shared cache tier and cross-process invalidation; unset = in-process cache only.
     redis_url: str | None = None
+    # Namespace of every cache key and channel (`<ns>:v1:...`); tests and staging use their own.
+    cache_namespace: str = Field(default="tb", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+    # Redis tier freshness (seconds) and per key family overrides, e.g. '{"equity": 15}'.
+    cache_ttl_s: float = Field(default=5.0, gt=0, le=3600)
+    cache_ttl_overrides: dict[str, float] = Field(default_factory=dict)
+    # How long past freshness a value may still be served while one process refreshes it.
+    cache_stale_s: float = Field(default=30.0, ge=0, le=3600)
+    # In-process tier: short TTL when Redis is there (other processes' writes arrive by pub/sub),
+    # bounded by entries and bytes so that many distinct keys cannot grow memory without limit.
+    cache_local_ttl_s: float = Field(default=1.0, gt=0, le=3600)
+    cache_local_max_entries: int = Field(default=10_000, ge=1)
+    cache_local_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # Redis socket timeouts: a slow Redis must cost a page milliseconds, not seconds.
+    redis_timeout_s: float = Field(default=0.2, gt=0, le=5)
+    # HS256 signing secret, at least 32 bytes. Production refuses to start without a good one;
+    # demo generates a random one per start when unset.
     jwt_secret: SecretStr | None = None
+    access_token_ttl_s: int = Field(default=900, ge=60, le=86_400)
+    refresh_token_ttl_s: int = Field(default=7 * 86_400, ge=300, le=90 * 86_400)
+    # Login throttling: failures per account / per client address within the window -> 429.
+    login_max_failures: int = Field(default=5, ge=1, le=1000)
+    login_max_failures_per_addr: int = Field(default=20, ge=1, le=100_000)
+    login_window_s: int = Field(default=900, ge=1, le=86_400)
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     # How often the in-process simulator (run --demo) produces quotes, equity and syncs.

@@ -11,12 +11,15 @@ import asyncio
 import itertools
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
+from redis.asyncio import Redis
 
+from dashboard.cache.cache import CacheConfig, QueryCache
 from dashboard.db.migrate import upgrade
 from dashboard.db.session import Database
 
@@ -129,3 +132,51 @@ def database(request: pytest.FixtureRequest) -> Database:
     """Every query and ingestion test runs once per backend, each on its own throwaway database."""
     fixture = "sqlite_database" if request.param == "sqlite" else "pg_database"
     return request.getfixturevalue(fixture)
+
+
+# ---- Redis and cache fixtures (shared by the cache, API and app tests)
+
+_namespaces = itertools.count()
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    client = Redis.from_url(REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        await client.ping()
+    except Exception as error:
+        service_missing(f"Redis at {REDIS_URL}", error)
+    finally:
+        await client.aclose()
+    return REDIS_URL
+
+
+@pytest.fixture
+async def namespace(redis_url: str) -> AsyncIterator[str]:
+    """A key prefix of this test alone; its keys are removed afterwards (SCAN: maintenance only)."""
+    name = f"tbt{os.getpid()}n{next(_namespaces)}"
+    yield name
+    client = Redis.from_url(redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{name}:*", count=500)]
+        if keys:
+            await client.unlink(*keys)
+    finally:
+        await client.aclose()
+
+
+CacheFactory = Callable[..., QueryCache]
+
+
+@pytest.fixture
+async def make_cache() -> AsyncIterator[CacheFactory]:
+    caches: list[QueryCache] = []
+
+    def build(**config: Any) -> QueryCache:
+        cache = QueryCache(CacheConfig(**config))
+        caches.append(cache)
+        return cache
+
+    yield build
+    for cache in caches:
+        await cache.close()

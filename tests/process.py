@@ -30,13 +30,17 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, timeout: float = 120, input: str | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "dashboard", *args],
         cwd=REPO,
         env=clean_env(**env),
         capture_output=True,
         text=True,
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
         timeout=timeout,
         check=False,
     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import httpx
 
+from tests.conftest import REDIS_URL
 from tests.process import run_cli, running_app
 
 
@@ -18,6 +20,7 @@ def test_run_serves_health_home_and_openapi(tmp_path: Path) -> None:
         openapi = httpx.get(f"{base}/openapi.json", timeout=5).json()
     assert health["status"] == "ok" and health["database"] == "ok"
     assert health["database_backend"] == "sqlite" and health["cache"] == "in-process"
+    assert health["cache_shared_tier"] == "not configured" and "cache_detail" not in health
     assert home.status_code == 200 and "TeleBot Live Dashboard" in home.text
     assert docs.status_code == 200
     assert "/health" in openapi["paths"]
@@ -49,11 +52,14 @@ def test_run_demo_seeds_prints_logins_and_keeps_data_moving(tmp_path: Path) -> N
             syncs = conn.execute("SELECT count(*) FROM reconciliation_logs").fetchone()[0]
         return ts, syncs
 
+    namespace = f"tbtapp{os.getpid()}"
     with running_app(
         "--demo",
         log_path=log,
         DASHBOARD_DATABASE_URL=f"sqlite+aiosqlite:///{db_file}",
         DASHBOARD_SIMULATE_INTERVAL_S="0.5",
+        DASHBOARD_REDIS_URL=REDIS_URL,
+        DASHBOARD_CACHE_NAMESPACE=namespace,
     ) as base:
         deadline = time.monotonic() + 60
         while "Demo logins" not in log.read_text() and time.monotonic() < deadline:
@@ -64,8 +70,18 @@ def test_run_demo_seeds_prints_logins_and_keeps_data_moving(tmp_path: Path) -> N
         while latest()[0] == first[0] and time.monotonic() < deadline:
             time.sleep(0.5)
         second = latest()
+        login = httpx.post(
+            f"{base}/api/v1/auth/login", json={"email": "admin@demo.local", "password": "demo"}, timeout=10
+        )
+        admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        health = httpx.get(f"{base}/health", params={"detail": "true"}, headers=admin, timeout=5).json()
     output = log.read_text()
+    assert "random secret generated for this start" in output  # no DASHBOARD_JWT_SECRET in demo
     assert "Demo logins" in output and "trader7@demo.local" in output and "admin@demo.local" in output
     assert home.status_code == 200 and "DEMO" in home.text
     assert first[1] >= 7200  # the seeded 6 h of syncs for 10 accounts
     assert second[0] is not None and first[0] is not None and second[0] > first[0]
+    # The simulator's writes went through the cache's invalidation, over the real Redis.
+    assert health["cache"] == "redis+in-process" and health["cache_shared_tier"] == "closed"
+    detail = health["cache_detail"]
+    assert detail["subscriber_connected"] is True and detail["invalidations_sent"] > 0

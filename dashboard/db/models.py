@@ -342,7 +342,13 @@ class MarketState(Base):
 
 class AuditLog(Base):
     __tablename__ = "audit_log"
-    __table_args__ = (Index(None, "created_at"), Index(None, "actor_user_id", "created_at"))
+    __table_args__ = (
+        Index(None, "created_at"),
+        Index(None, "actor_user_id", "created_at"),
+        # Login throttling counts recent failures per account and per client address.
+        Index(None, "action", "target", "created_at"),
+        Index(None, "action", "client_addr", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -351,3 +357,18 @@ class AuditLog(Base):
     target: Mapped[str | None] = mapped_column(String(128))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     client_addr: Mapped[str | None] = mapped_column(String(64))
+
+
+class RefreshToken(Base):
+    """One issued refresh token. Rotation marks it used; presenting a used one again means it was
+    stolen (or replayed), and every session of its user is revoked."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (Index(None, "user_id"), Index(None, "family"))
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    family: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

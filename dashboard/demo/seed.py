@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dashboard.auth.passwords import hash_password
 from dashboard.db.models import (
     AccountRiskState,
     Base,
@@ -79,6 +80,7 @@ __all__ = [
     "SeedReport",
     "demo_logins",
     "domain_spec",
+    "ensure_demo_passwords",
     "floor_to_step",
     "is_seeded",
     "margin_of",
@@ -896,6 +898,21 @@ async def _holds_data(session: AsyncSession) -> bool:
     return False
 
 
+async def ensure_demo_passwords(db: Database) -> int:
+    """Give demo users seeded before logins existed the demo password; returns how many."""
+    async with db.session() as session:
+        missing = (
+            (await session.execute(select(User).where(User.is_demo, User.password_hash.is_(None))))
+            .scalars()
+            .all()
+        )
+        if missing:
+            demo_hash = hash_password(DEMO_PASSWORD)
+            for user in missing:
+                user.password_hash = demo_hash
+        return len(missing)
+
+
 async def _reset(session: AsyncSession) -> None:
     """Delete every row, children first; refuses when a real (non-demo) user exists.
 
@@ -1036,13 +1053,14 @@ async def _insert_people(
         )
         for s in (specs[k] for k in sorted(specs))
     )
+    demo_hash = hash_password(DEMO_PASSWORD)  # one argon2 hash (~0.1 s) shared by the demo logins
     users = {
         u.email: User(
             email=u.email,
             display_name=u.display_name,
             role=u.role,
             telegram_user_id=u.telegram_user_id,
-            password_hash=None,
+            password_hash=demo_hash,
             session_version=0,
             is_active=True,
             is_demo=True,

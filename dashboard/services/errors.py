@@ -21,3 +21,19 @@ class InvalidInput(ServiceError, ValueError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class Unauthenticated(ServiceError):
+    """No valid credentials. The message is deliberately generic (never "no such user")."""
+
+
+class Conflict(ServiceError):
+    """The request collides with stored state (e.g. a user with that e-mail already exists)."""
+
+
+class TooManyAttempts(ServiceError):
+    """Login throttled; `retry_after_s` says when the next attempt can succeed."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

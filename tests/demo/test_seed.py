@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from dashboard.auth.passwords import verify_password
 from dashboard.db.models import (
     AccountRiskState,
     Base,
@@ -220,7 +221,8 @@ async def test_full_fleet_seed(database: Database) -> None:
         n_instruments = (await s.execute(select(func.count()).select_from(Instrument))).scalar_one()
 
     assert Counter(u.role for u in users) == {Role.ADMIN: 1, Role.RISK: 2, Role.TRADER: 7}
-    assert all(u.is_demo and u.password_hash is None for u in users)
+    assert all(u.is_demo and u.password_hash and u.password_hash.startswith("$argon2id$") for u in users)
+    assert await verify_password(DEMO_PASSWORD, users[0].password_hash)
     assert Counter(st.dd_level for st in states) == {Level.NORMAL: 6, Level.WARNING: 2, Level.CRITICAL: 2}
     assert set(per_account.values()) == {2016} and len(per_account) == 10
     assert last_ts == ANCHOR

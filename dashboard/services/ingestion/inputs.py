@@ -6,7 +6,7 @@ message naming the field, before anything is written.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
@@ -16,10 +16,18 @@ from dashboard.domain.enums import DealReason, Side, SyncEventType
 from dashboard.services.errors import InvalidInput
 
 
+# A bridge clock may run a little ahead; a timestamp further in the future is a bug or an attack,
+# and accepting it would make every later, correct quote look "older than the last one".
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+
 def _aware_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("timestamp must carry a UTC offset (ISO 8601 with Z or +hh:mm)")
-    return value.astimezone(UTC)
+    value = value.astimezone(UTC)
+    if value > datetime.now(UTC) + MAX_CLOCK_SKEW:
+        raise ValueError("timestamp is more than 5 minutes in the future")
+    return value
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware_utc)]

@@ -1,0 +1,64 @@
+"""Every dependency of the routes, in one place: the runtime, the caller, role checks."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from dashboard.auth.sessions import Principal
+from dashboard.domain.enums import Role
+from dashboard.runtime import Runtime
+from dashboard.services.errors import Forbidden, Unauthenticated
+from dashboard.services.viewer import Viewer
+
+bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/auth/login")
+
+READ_ROLES = (Role.TRADER, Role.RISK, Role.ADMIN)
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+    if runtime is None:
+        raise RuntimeError("the app has not started yet")
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def client_addr(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def current_principal(
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthenticated("missing bearer token")
+    return await runtime.auth.principal(credentials.credentials)
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    async def check(principal: PrincipalDep) -> Principal:
+        if principal.role not in roles:
+            raise Forbidden(f"this endpoint is for {', '.join(r.value for r in roles)} users")
+        return principal
+
+    return check
+
+
+async def reader(principal: Annotated[Principal, Depends(require_roles(*READ_ROLES))]) -> Viewer:
+    """The visibility scope of a person reading data (service accounts write, they do not read)."""
+    return principal.viewer
+
+
+ViewerDep = Annotated[Viewer, Depends(reader)]
+ServiceDep = Annotated[Principal, Depends(require_roles(Role.SERVICE))]
+RiskDep = Annotated[Principal, Depends(require_roles(Role.RISK, Role.ADMIN))]

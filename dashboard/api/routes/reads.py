@@ -1,0 +1,149 @@
+"""Read endpoints: each is one call to the cached query services, answered with the cached JSON
+bytes as they are (no re-encoding per request). Someone else's account or position is a 404."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import AwareDatetime
+
+from dashboard.api.deps import RiskDep, RuntimeDep, ViewerDep
+from dashboard.api.schemas import ErrorOut, GuardStatus
+from dashboard.domain.enums import GuardType, Level, Side
+from dashboard.schemas.accounts import AccountList
+from dashboard.schemas.guards import AccountGuardList, EquityCurve, GuardEventList
+from dashboard.schemas.positions import PositionList, PositionView
+from dashboard.schemas.reconciliation import DivergenceTimeline, ReconciliationStatus
+
+router = APIRouter()
+
+AUTH_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorOut, "description": "missing, invalid, expired or revoked token"},
+    403: {"model": ErrorOut, "description": "the role may not use this endpoint"},
+    422: {"model": ErrorOut, "description": "a parameter is invalid; `field` names it"},
+}
+NOT_FOUND: dict[int | str, dict[str, object]] = {
+    **AUTH_ERRORS,
+    404: {"model": ErrorOut, "description": "does not exist or is not yours"},
+}
+
+Id = Annotated[int, Path(gt=0, lt=2**63)]
+OptionalId = Annotated[int | None, Query(gt=0, lt=2**63)]
+Symbol = Annotated[str | None, Query(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._#\-]+$")]
+DEFAULT_WINDOW = timedelta(hours=24)
+
+
+def _json(payload: bytes) -> Response:
+    return Response(content=payload, media_type="application/json")
+
+
+@router.get(
+    "/reconciliation/status",
+    response_model=ReconciliationStatus,
+    responses=AUTH_ERRORS,
+    tags=["reconciliation"],
+)
+async def reconciliation_status(runtime: RuntimeDep, viewer: ViewerDep) -> Response:
+    """Sync counters, divergences and open incidents of the visible accounts, the last five sync
+    events and a health state (healthy, degraded, critical, stale, unknown)."""
+    return _json((await runtime.queries.reconciliation_status(viewer)).payload)
+
+
+@router.get(
+    "/reconciliation/timeline",
+    response_model=DivergenceTimeline,
+    responses=NOT_FOUND,
+    tags=["reconciliation"],
+)
+async def reconciliation_timeline(
+    runtime: RuntimeDep,
+    viewer: ViewerDep,
+    since: Annotated[AwareDatetime | None, Query(description="inclusive; default: until - 24 h")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="exclusive; default: now")] = None,
+    account_id: OptionalId = None,
+    limit: Annotated[int, Query(ge=1, le=50_000)] = 5000,
+) -> Response:
+    """Divergence incidents seen in the window, oldest first (`truncated` when over `limit`)."""
+    cached = await runtime.queries.divergence_timeline(
+        viewer, window=DEFAULT_WINDOW, since=since, until=until, account_id=account_id, limit=limit
+    )
+    return _json(cached.payload)
+
+
+@router.get("/positions", response_model=PositionList, responses=NOT_FOUND, tags=["positions"])
+async def open_positions(
+    runtime: RuntimeDep,
+    viewer: ViewerDep,
+    symbol: Symbol = None,
+    account_id: OptionalId = None,
+    side: Side | None = None,
+    sort: Annotated[str, Query(max_length=32)] = "opened_at",
+    descending: bool = True,
+) -> Response:
+    """Open positions of the visible accounts, filtered and sorted."""
+    cached = await runtime.queries.open_positions(
+        viewer, symbol=symbol, account_id=account_id, side=side, sort=sort, descending=descending
+    )
+    return _json(cached.payload)
+
+
+@router.get("/positions/{position_id}", response_model=PositionView, responses=NOT_FOUND, tags=["positions"])
+async def position(runtime: RuntimeDep, viewer: ViewerDep, position_id: Id) -> Response:
+    return _json((await runtime.queries.position_by_id(viewer, position_id)).payload)
+
+
+@router.get("/guards/status", response_model=GuardStatus, responses=AUTH_ERRORS, tags=["guards"])
+async def guards_status(runtime: RuntimeDep, viewer: ViewerDep) -> Response:
+    """Per visible account: equity, HWM, drawdown %, level, thresholds and daily loss; and the
+    market guards per symbol."""
+    guards = await runtime.queries.account_guards(viewer)
+    market = await runtime.queries.market_guards(viewer)
+    return _json(b'{"guards":' + guards.payload + b',"market":' + market.payload + b"}")
+
+
+@router.get("/guards/events", response_model=GuardEventList, responses=NOT_FOUND, tags=["guards"])
+async def guard_events(
+    runtime: RuntimeDep,
+    viewer: ViewerDep,
+    account_id: OptionalId = None,
+    guard_type: GuardType | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    since: AwareDatetime | None = None,
+) -> Response:
+    """Guard events newest first: your accounts' drawdown and daily-loss events and the market events."""
+    cached = await runtime.queries.guard_events(
+        viewer, account_id=account_id, guard_type=guard_type, limit=limit, since=since
+    )
+    return _json(cached.payload)
+
+
+@router.get("/accounts", response_model=AccountList, responses=AUTH_ERRORS, tags=["accounts"])
+async def accounts(runtime: RuntimeDep, viewer: ViewerDep) -> Response:
+    return _json((await runtime.queries.list_accounts(viewer)).payload)
+
+
+@router.get(
+    "/accounts/{account_id}/equity", response_model=EquityCurve, responses=NOT_FOUND, tags=["accounts"]
+)
+async def equity(
+    runtime: RuntimeDep,
+    viewer: ViewerDep,
+    account_id: Id,
+    since: Annotated[AwareDatetime | None, Query(description="default: until - 24 h")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="default: now")] = None,
+    max_points: Annotated[int, Query(ge=2, le=100_000)] = 2000,
+) -> Response:
+    """The equity curve with the high-water mark and drawdown at every point (downsampled to
+    `max_points`, keeping the deepest drawdowns)."""
+    cached = await runtime.queries.equity_curve(
+        viewer, account_id, window=DEFAULT_WINDOW, since=since, until=until, max_points=max_points
+    )
+    return _json(cached.payload)
+
+
+@router.get("/risk/accounts", response_model=AccountGuardList, responses=AUTH_ERRORS, tags=["risk"])
+async def risk_accounts(runtime: RuntimeDep, principal: RiskDep, level: Level | None = None) -> Response:
+    """Every account's gauges, worst drawdown first (risk and admin only)."""
+    return _json((await runtime.queries.risk_wall(principal.viewer, level=level)).payload)

@@ -1,0 +1,1 @@
+"""Authentication: password hashing, the JWT secret policy, tokens, sessions and principals."""

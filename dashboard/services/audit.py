@@ -1,0 +1,50 @@
+"""The audit log: who did what, when, from where. Written in the caller's transaction, so an
+action and its audit entry commit (or roll back) together."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dashboard.db.models import AuditLog
+
+
+class AuditAction(StrEnum):
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    LOGIN_LOCKED = "login_locked"
+    LOGOUT = "logout"
+    REFRESH = "token_refreshed"
+    REFRESH_REUSED = "refresh_token_reused"
+    USER_CREATED = "user_created"
+    USER_DISABLED = "user_disabled"
+    USER_ENABLED = "user_enabled"
+    ROLE_CHANGED = "role_changed"
+    PASSWORD_SET = "password_set"
+    SERVICE_TOKEN_ISSUED = "service_token_issued"
+    GUARD_EVENT_ACKNOWLEDGED = "guard_event_acknowledged"
+
+
+def audit(
+    session: AsyncSession,
+    action: AuditAction,
+    *,
+    actor_user_id: int | None = None,
+    target: str | None = None,
+    client_addr: str | None = None,
+    detail: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> None:
+    session.add(
+        AuditLog(
+            created_at=now or datetime.now(UTC),
+            actor_user_id=actor_user_id,
+            action=action.value,
+            target=target[:128] if target else None,
+            client_addr=client_addr[:64] if client_addr else None,
+            detail=detail,
+        )
+    )
