@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test env lint bench-queries
+.PHONY: run test env lint bench-queries bench-cache bench-api
 
 run: env
 	$(PY) -m dashboard run --demo
@@ -21,3 +21,9 @@ lint: env
 
 bench-queries: env
 	$(PY) bench/queries.py
+
+bench-cache: env
+	$(PY) bench/cache.py
+
+bench-api: env
+	$(PY) bench/api_load.py

@@ -8,6 +8,7 @@ rotation family, so a reused refresh token can be traced to its login).
 from __future__ import annotations
 
 import secrets
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -17,6 +18,7 @@ import jwt
 from dashboard.domain.enums import Role
 
 ALGORITHM = "HS256"
+VERIFIED_CACHE_SIZE = 10_000
 REQUIRED_CLAIMS = ("sub", "role", "sv", "typ", "iat", "exp", "jti")
 
 
@@ -56,6 +58,7 @@ class TokenService:
         if len(secret.encode()) < 32:
             raise ValueError("JWT secret shorter than 32 bytes")
         self._secret = secret
+        self._verified: OrderedDict[str, TokenClaims] = OrderedDict()
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
 
@@ -96,7 +99,27 @@ class TokenService:
         return IssuedToken(jwt.encode(payload, self._secret, algorithm=ALGORITHM), claims)
 
     def decode(self, token: str, expected: TokenType, *, now: datetime | None = None) -> TokenClaims:
-        """Verify signature, algorithm, lifetime, every required claim and the token type."""
+        """Verify signature, algorithm, lifetime, every required claim and the token type.
+
+        A token string already verified is remembered (bounded LRU): its signature and claims
+        cannot change, so a repeat costs a dictionary lookup plus the expiry and type checks.
+        """
+        now = now or datetime.now(UTC)
+        known = self._verified.get(token)
+        if known is not None:
+            if known.expires_at <= now:
+                del self._verified[token]
+                raise TokenError("signature has expired")
+            if known.token_type is not expected:
+                raise TokenError(f"{known.token_type.value} token where {expected.value} was expected")
+            return known
+        claims = self._decode(token, expected, now)
+        self._verified[token] = claims
+        if len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return claims
+
+    def _decode(self, token: str, expected: TokenType, now: datetime) -> TokenClaims:
         options: dict[str, object] = {"require": list(REQUIRED_CLAIMS), "verify_iat": True}
         try:
             header = jwt.get_unverified_header(token)
@@ -111,7 +134,6 @@ class TokenService:
             )
         except jwt.PyJWTError as error:
             raise TokenError(str(error)) from None
-        now = now or datetime.now(UTC)
         try:
             issued_at = datetime.fromtimestamp(int(payload["iat"]), UTC)
             claims = TokenClaims(

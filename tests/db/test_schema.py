@@ -6,11 +6,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from dashboard.db.migrate import current_revision, head_revision, upgrade
-from dashboard.db.models import User
+from dashboard.db.models import Base, User
 from dashboard.db.session import Database
 from dashboard.domain.enums import Role
 
@@ -63,3 +65,15 @@ async def test_float_is_refused_for_money(database: Database) -> None:
     with pytest.raises(StatementError, match="float refused"):
         async with database.session() as s:
             await make_account(s, user, broker_login=2, initial_balance=1.5)  # type: ignore[arg-type]
+
+
+async def test_models_and_migrations_agree(database: Database) -> None:
+    """A model change without a migration (or the reverse) shows up here, not in production."""
+    await upgrade(database)
+    async with database.engine.connect() as conn:
+        diff = await conn.run_sync(
+            lambda sync: compare_metadata(
+                MigrationContext.configure(sync, opts={"compare_type": False}), Base.metadata
+            )
+        )
+    assert diff == []

@@ -15,7 +15,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from dashboard.domain.enums import DealReason, Side, SyncEventType
 from dashboard.services.errors import InvalidInput
 
-
 # A bridge clock may run a little ahead; a timestamp further in the future is a bug or an attack,
 # and accepting it would make every later, correct quote look "older than the last one".
 MAX_CLOCK_SKEW = timedelta(minutes=5)
