@@ -335,3 +335,47 @@ async def test_snapshot_older_than_the_latest_sync_is_refused(database: Database
     await record_sync(database, broker_snapshot(account_id, "late-1"))
     with pytest.raises(InvalidInput, match="older"):
         await record_sync(database, broker_snapshot(account_id, "late-0", at=SYNC_AT - timedelta(seconds=30)))
+
+
+async def test_a_closed_position_the_broker_still_holds_is_reopened_not_duplicated(
+    database: Database,
+) -> None:
+    """Closed locally (an exit deal in one sync), then reported open by the broker again: the row
+    is reopened with the broker's facts; no unique violation, no second row, counters true."""
+    async with database.session() as s:
+        await make_instruments(s)
+        user = await make_user(s, "reopen@x", Role.TRADER)
+        acc = await make_account(s, user)
+        await make_position(s, acc, 301, "EURUSD")
+        state = await s.get(AccountRiskState, acc.id)
+        assert state is not None
+        state.open_positions = 1
+        account_id = acc.id
+    later = SYNC_AT + timedelta(minutes=10)
+    await record_sync(
+        database,
+        {
+            "account_id": account_id, "sync_id": "close", "taken_at": SYNC_AT,
+            "exit_deals": [{"identifier": 301, "reason": "sl", "price": "1.08000", "profit": "-50.00",
+                            "time": SYNC_AT - timedelta(seconds=30)}],
+        },
+    )  # fmt: skip
+    result = await record_sync(
+        database,
+        {
+            "account_id": account_id, "sync_id": "back", "taken_at": later,
+            "positions": [{"identifier": 301, "ticket": 302, "symbol": "EURUSD", "side": "buy",
+                           "volume": "0.50", "price_open": "1.08500", "price_current": "1.08600",
+                           "opened_at": T0}],
+        },
+    )  # fmt: skip
+    assert result.created
+    async with database.read_session() as s:
+        rows = (await s.execute(select(Position).where(Position.account_id == account_id))).scalars().all()
+        state = await s.get(AccountRiskState, account_id)
+    assert len(rows) == 1
+    (row,) = rows
+    assert (row.status, row.broker_ticket, row.volume, row.closed_at) == (
+        PositionStatus.OPEN, 302, Decimal("0.50"), None,
+    )  # fmt: skip
+    assert state is not None and state.open_positions == 1

@@ -195,7 +195,24 @@ async def _record(session: AsyncSession, snap: SyncSnapshotIn) -> SyncResult:
     await session.flush()
 
     by_identifier = {p.broker_position_id: p for p in local_rows}
-    adopted = _apply_broker_facts(session, account, snap, result, by_identifier, broker, deals)
+    # A broker position we hold locally as closed (closed by an earlier sync or by hand) is
+    # reopened rather than inserted again: the identifier is unique per account.
+    unexpected = [d.identifier for d in result.divergences if d.kind is DivergenceKind.UNEXPECTED_AT_BROKER]
+    closed = {}
+    if unexpected:
+        closed = {
+            p.broker_position_id: p
+            for p in (
+                await session.execute(
+                    select(Position).where(
+                        Position.account_id == account.id,
+                        Position.broker_position_id.in_(unexpected),
+                        Position.status != PositionStatus.OPEN,
+                    )
+                )
+            ).scalars()
+        }
+    adopted = _apply_broker_facts(session, account, snap, result, by_identifier, broker, deals, closed)
     await session.flush()
     _apply_incidents(session, account, state, log, plan, open_rows, by_identifier)
     _count_sync(state, log)
@@ -315,8 +332,10 @@ def _apply_broker_facts(
     local: dict[int, Position],
     broker: list[BrokerPosition],
     deals: dict[int, ExitDeal],
+    closed: dict[int, Position],
 ) -> int:
-    """Bring the local book to the broker's facts; returns how many positions were adopted."""
+    """Bring the local book to the broker's facts; returns how many positions were adopted
+    (new rows for positions we never had, or closed rows the broker still holds open)."""
     broker_by_id = {b.identifier: b for b in broker}
     skipped = set(result.skipped)
     adopted = 0
@@ -332,6 +351,17 @@ def _apply_broker_facts(
             row.realized_pnl = money(deal.profit + deal.swap + deal.commission)
             row.price_current = deal.price
             row.synced_at = snap.taken_at
+        elif d.kind is DivergenceKind.UNEXPECTED_AT_BROKER and d.identifier in closed:
+            b = broker_by_id[d.identifier]
+            row = closed[d.identifier]
+            row.status = PositionStatus.OPEN
+            row.closed_at = row.close_price = row.close_reason = row.realized_pnl = None
+            row.broker_ticket, row.side, row.volume = b.ticket, b.side, b.volume
+            row.price_open, row.price_current, row.sl, row.tp = b.price_open, b.price_current, b.sl, b.tp
+            row.swap, row.profit, row.magic = b.swap, b.profit, b.magic
+            row.updated_at = row.synced_at = snap.taken_at
+            local[d.identifier] = row
+            adopted += 1
         elif d.kind is DivergenceKind.UNEXPECTED_AT_BROKER:
             b = broker_by_id[d.identifier]
             row = Position(
