@@ -12,6 +12,7 @@ from nicegui import app, background_tasks, ui
 
 from dashboard.api.router import mount_api
 from dashboard.auth.secret import resolve_jwt_secret
+from dashboard.auth.web import OriginGuard, SessionGuard
 from dashboard.db.migrate import upgrade
 from dashboard.runtime import Runtime
 from dashboard.settings import Environment, Settings
@@ -33,7 +34,7 @@ def configure(settings: Settings, *, demo: bool) -> None:
     The JWT secret is checked here, before anything starts: production refuses a missing, default
     or short secret (`SecretPolicyError`, a one-line CLI error).
     """
-    from pages import home
+    from pages import guards, home, login, positions, reconciliation, risk
 
     secret = resolve_jwt_secret(settings)
     if secret.generated:
@@ -60,7 +61,16 @@ def configure(settings: Settings, *, demo: bool) -> None:
     app.on_startup(startup)
     app.on_shutdown(shutdown)
     mount_api(app)
-    home.register(settings)
+    # Added first = inner: the origin check runs before the session check.
+    app.add_middleware(SessionGuard)
+    app.add_middleware(OriginGuard)
+    demo_mode = settings.env is Environment.DEMO
+    home.register()
+    login.register(demo_mode)
+    reconciliation.register(demo_mode)
+    positions.register(demo_mode)
+    guards.register(demo_mode)
+    risk.register(demo_mode)
 
 
 async def _start_demo(runtime: Runtime) -> None:

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     # demo generates a random one per start when unset.
     jwt_secret: SecretStr | None = None
     access_token_ttl_s: int = Field(default=900, ge=60, le=86_400)
+    # Browser sessions (HttpOnly cookie): a working day; revocable at once like any token.
+    web_session_ttl_s: int = Field(default=12 * 3600, ge=300, le=7 * 86_400)
     refresh_token_ttl_s: int = Field(default=7 * 86_400, ge=300, le=90 * 86_400)
     # Login throttling: failures per account / per client address within the window -> 429.
     login_max_failures: int = Field(default=5, ge=1, le=1000)

@@ -23,6 +23,8 @@ from dashboard.cache.cache import CacheConfig, QueryCache
 from dashboard.db.migrate import upgrade
 from dashboard.db.session import Database
 
+pytest_plugins = ["nicegui.testing.user_plugin"]
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_HOST = os.environ.get("DASHBOARD_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("DASHBOARD_TEST_PG_PORT", "5432"))

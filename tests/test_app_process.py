@@ -16,12 +16,17 @@ def test_run_serves_health_home_and_openapi(tmp_path: Path) -> None:
     with running_app(log_path=tmp_path / "app.log", DASHBOARD_DATABASE_URL=url) as base:
         health = httpx.get(f"{base}/health", timeout=5).json()
         home = httpx.get(f"{base}/", timeout=10)
+        login = httpx.get(f"{base}/login", timeout=10)
         docs = httpx.get(f"{base}/docs", timeout=5)
         openapi = httpx.get(f"{base}/openapi.json", timeout=5).json()
     assert health["status"] == "ok" and health["database"] == "ok"
     assert health["database_backend"] == "sqlite" and health["cache"] == "in-process"
     assert health["cache_shared_tier"] == "not configured" and "cache_detail" not in health
-    assert home.status_code == 200 and "TeleBot Live Dashboard" in home.text
+    # No session: every page sends the browser to the login form, which remembers where it was going.
+    assert home.status_code == 303 and home.headers["location"].startswith("/login?next=")
+    assert (
+        login.status_code == 200 and "TeleBot Live Dashboard" in login.text and "/auth/session" in login.text
+    )
     assert docs.status_code == 200
     assert "/health" in openapi["paths"]
     assert (tmp_path / "app.sqlite3").exists()
@@ -64,7 +69,7 @@ def test_run_demo_seeds_prints_logins_and_keeps_data_moving(tmp_path: Path) -> N
         deadline = time.monotonic() + 60
         while "Demo logins" not in log.read_text() and time.monotonic() < deadline:
             time.sleep(0.3)
-        home = httpx.get(f"{base}/", timeout=10)
+        home = httpx.get(f"{base}/login", timeout=10)
         first = latest()
         deadline = time.monotonic() + 30
         while latest()[0] == first[0] and time.monotonic() < deadline:
@@ -78,7 +83,7 @@ def test_run_demo_seeds_prints_logins_and_keeps_data_moving(tmp_path: Path) -> N
     output = log.read_text()
     assert "random secret generated for this start" in output  # no DASHBOARD_JWT_SECRET in demo
     assert "Demo logins" in output and "trader7@demo.local" in output and "admin@demo.local" in output
-    assert home.status_code == 200 and "DEMO" in home.text
+    assert home.status_code == 200 and "password <code>demo</code>" in home.text
     assert first[1] >= 7200  # the seeded 6 h of syncs for 10 accounts
     assert second[0] is not None and first[0] is not None and second[0] > first[0]
     # The simulator's writes went through the cache's invalidation, over the real Redis.

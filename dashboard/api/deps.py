@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dashboard.auth.sessions import Principal
+from dashboard.auth.web import session_token
 from dashboard.domain.enums import Role
 from dashboard.runtime import Runtime
 from dashboard.services.errors import Forbidden, Unauthenticated
@@ -33,13 +34,24 @@ def client_addr(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-async def _principal(runtime: Runtime, credentials: HTTPAuthorizationCredentials | None) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+async def _credentials(
+    request: Request, header: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> str | None:
+    """The bearer token, or else the browser's session cookie (our own origin only, so another
+    site cannot make a logged-in browser call the API: `OriginGuard` refuses cross-origin writes,
+    and SameSite keeps the cookie off cross-site requests)."""
+    if header is not None:
+        return header.credentials if header.scheme.lower() == "bearer" else None
+    return session_token(request)
+
+
+Credentials = Annotated[str | None, Depends(_credentials)]
+
+
+async def _principal(runtime: Runtime, token: str | None) -> Principal:
+    if not token:
         raise Unauthenticated("missing bearer token")
-    return await runtime.auth.principal(credentials.credentials)
-
-
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    return await runtime.auth.principal(token)
 
 
 async def current_principal(runtime: RuntimeDep, credentials: Credentials) -> Principal:

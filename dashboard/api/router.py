@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from dashboard.api.errors import register_error_handlers
-from dashboard.api.routes import auth, health, ingest, reads
+from dashboard.api.routes import auth, health, ingest, reads, session
 
 API_PREFIX = "/api/v1"
 
@@ -24,5 +24,6 @@ def build_router() -> APIRouter:
 
 def mount_api(app: FastAPI) -> None:
     app.include_router(health.router)
+    app.include_router(session.router)
     app.include_router(build_router())
     register_error_handlers(app)

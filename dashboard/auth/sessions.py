@@ -134,6 +134,51 @@ class AuthService:
     # ---- login -----------------------------------------------------------------------------
 
     async def login(self, email: str, password: str, client_addr: str | None) -> TokenPair:
+        """API login: an access token and a rotating refresh token."""
+        user, now = await self._authenticate(email, password, client_addr)
+        async with self.db.session() as session:
+            pair = self._issue_pair(
+                session, user.id, user.role, user.session_version, secrets.token_urlsafe(12), now
+            )
+            audit(
+                session,
+                AuditAction.LOGIN,
+                actor_user_id=user.id,
+                target=user.email,
+                client_addr=client_addr,
+                now=now,
+            )
+        return pair
+
+    async def web_login(
+        self, email: str, password: str, client_addr: str | None, ttl: timedelta
+    ) -> IssuedToken:
+        """Browser login: one session token for the HttpOnly cookie (no refresh token: a browser
+        session simply ends at `ttl`, on logout, or when the user is disabled)."""
+        user, now = await self._authenticate(email, password, client_addr)
+        token = self.tokens.issue(
+            user_id=user.id,
+            role=user.role,
+            session_version=user.session_version,
+            token_type=TokenType.ACCESS,
+            ttl=ttl,
+            now=now,
+        )
+        async with self.db.session() as session:
+            audit(
+                session,
+                AuditAction.LOGIN,
+                actor_user_id=user.id,
+                target=user.email,
+                client_addr=client_addr,
+                detail={"via": "browser"},
+                now=now,
+            )
+        return token
+
+    async def _authenticate(
+        self, email: str, password: str, client_addr: str | None
+    ) -> tuple[User, datetime]:
         address = email.strip().lower()[:254]
         now = datetime.now(UTC)
         # Throttle before the hash runs: a locked-out guesser costs us one indexed count, not 100 ms.
@@ -157,19 +202,7 @@ class AuthService:
                     now=now,
                 )
             raise Unauthenticated(GENERIC_LOGIN_ERROR)
-        async with self.db.session() as session:
-            pair = self._issue_pair(
-                session, user.id, user.role, user.session_version, secrets.token_urlsafe(12), now
-            )
-            audit(
-                session,
-                AuditAction.LOGIN,
-                actor_user_id=user.id,
-                target=address,
-                client_addr=client_addr,
-                now=now,
-            )
-        return pair
+        return user, now
 
     async def _throttled(self, email: str, client_addr: str | None, now: datetime) -> int | None:
         """Seconds until the next attempt may succeed, or None when not throttled."""

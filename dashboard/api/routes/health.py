@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Depends
-from fastapi.security import HTTPAuthorizationCredentials
-
-from dashboard.api.deps import RuntimeDep, bearer
+from dashboard.api.deps import Credentials, RuntimeDep
 from dashboard.api.schemas import ErrorOut
 from dashboard.domain.enums import Role
 from dashboard.health import HealthReport, check_health
@@ -24,15 +21,15 @@ router = APIRouter(tags=["health"])
 )
 async def health(
     runtime: RuntimeDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    token: Credentials,
     detail: bool = False,
 ) -> HealthReport:
     """Status of the process, its database and cache. `detail=true` (admins) adds the cache
     metrics per key family: hits, misses, database loads, stale serves, errors."""
     if detail:
-        if credentials is None:
+        if token is None:
             raise Unauthenticated("detail needs an admin bearer token")
-        principal = await runtime.auth.principal(credentials.credentials)
+        principal = await runtime.auth.principal(token)
         if principal.role is not Role.ADMIN:
             raise Forbidden("detail is for admins")
     return await check_health(runtime, detail=detail)

@@ -1,0 +1,30 @@
+"""Status cards and small in-place update helpers (send to the browser only what changed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nicegui import ui
+
+
+def card(title: str, marker: str) -> ui.label:
+    with ui.card().classes("min-w-40 grow gap-1"):
+        ui.label(title).classes("text-xs uppercase opacity-60")
+        value = ui.label("–").classes("text-2xl font-semibold").mark(marker)
+    return value
+
+
+def set_text(label: ui.label, text: str) -> bool:
+    if label.text == text:
+        return False
+    label.text = text
+    return True
+
+
+def set_rows(table: ui.table, rows: list[dict[str, Any]]) -> bool:
+    """Replace a table's rows only when they differ (a row change resends all rows)."""
+    if table.rows == rows:
+        return False
+    table.rows = rows
+    table.update()
+    return True

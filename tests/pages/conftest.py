@@ -1,0 +1,50 @@
+"""Page tests with NiceGUI's `user` fixture: the real app (`tests/pages/app_main.py` calls the
+production `configure`) in-process, on a SQLite database holding the API tests' world (traders A
+and B, risk, admin, service), logged in through the real login form endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from nicegui.testing import User
+
+from dashboard.db.migrate import upgrade
+from dashboard.db.session import Database
+from tests.api.conftest import PASSWORD, SECRET, World, build_world
+
+
+@pytest.fixture
+async def page_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'pages.sqlite3'}"
+    db = Database(url)
+    await upgrade(db)
+    world = await build_world(db)
+    await db.dispose()
+    for name in [n for n in __import__("os").environ if n.startswith("DASHBOARD_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DASHBOARD_DATABASE_URL", url)
+    monkeypatch.setenv("DASHBOARD_JWT_SECRET", SECRET)
+    yield world
+
+
+@dataclass
+class Web:
+    user: User
+    world: World
+
+    async def login(self, name: str, next: str = "/reconciliation", password: str = PASSWORD) -> int:
+        response = await self.user.http_client.post(
+            "/auth/session", data={"email": self.world.email(name), "password": password, "next": next}
+        )
+        return response.status_code
+
+    async def see(self, marker: str, content: str | None = None, retries: int = 40) -> None:
+        await self.user.should_see(marker=marker, content=content, retries=retries)
+
+
+@pytest.fixture
+async def web(page_world: World, user: User) -> Web:
+    return Web(user, page_world)

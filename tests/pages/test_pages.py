@@ -1,0 +1,125 @@
+"""Each page and role with NiceGUI's simulated user: what a trader, a risk user and an admin see
+and may not see, live refresh, session end, acknowledgement and CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from nicegui import ui
+from sqlalchemy import select
+
+from dashboard.app import get_runtime
+from dashboard.db.models import AuditLog, GuardEvent
+from tests.pages.conftest import Web
+
+
+async def test_pages_need_a_session_and_login_sends_you_back(web: Web) -> None:
+    await web.user.open("/positions")  # redirected
+    await web.see("login-form")
+    assert await web.login("a", next="/positions") == 303
+    await web.user.open("/positions")
+    await web.see("positions")
+
+
+async def test_wrong_password_shows_one_generic_message(web: Web) -> None:
+    response = await web.user.http_client.post(
+        "/auth/session", data={"email": "a@test.local", "password": "nope", "next": "/risk"}
+    )
+    assert response.status_code == 303 and response.headers["location"].startswith("/login?error=invalid")
+    await web.user.open(response.headers["location"])
+    await web.user.should_see("Invalid email or password.")
+
+
+async def test_next_is_limited_to_our_own_paths(web: Web) -> None:
+    for evil in ("https://evil.example/x", "//evil.example", "/\\evil", "javascript:alert(1)"):
+        response = await web.user.http_client.post(
+            "/auth/session", data={"email": "a@test.local", "password": "correct horse battery", "next": evil}
+        )
+        assert response.headers["location"] == "/reconciliation", evil
+
+
+async def test_trader_reconciliation_shows_own_numbers(web: Web) -> None:
+    await web.login("a")
+    await web.user.open("/reconciliation")
+    await web.see("total-syncs", "1")
+    await web.see("divergences", "1")
+    await web.see("user-role", "trader")
+    web.user.find(marker="incidents")
+    await web.user.should_not_see(marker="nav-risk")
+
+
+async def test_risk_user_sees_every_account_and_the_wall(web: Web) -> None:
+    await web.login("risk")
+    await web.user.open("/reconciliation")
+    await web.see("total-syncs", "2")
+    await web.user.open("/risk")
+    for name in ("a", "b"):
+        await web.see(f"wall-{web.world.account[name]}")
+    await web.see("wall-summary", "2 accounts")
+
+
+async def test_trader_is_refused_the_risk_wall(web: Web) -> None:
+    await web.login("a")
+    await web.user.open("/risk")
+    await web.see("forbidden")
+    await web.user.should_not_see(marker=f"wall-{web.world.account['b']}")
+
+
+async def test_positions_show_only_own_rows_and_export_exactly_them(web: Web) -> None:
+    await web.login("b")
+    await web.user.open("/positions")
+    await web.see("totals", "USD")
+    table = web.user.find(marker="positions").elements.pop()
+    assert isinstance(table, ui.table)
+    for _ in range(40):
+        if table.rows:
+            break
+        await web.user.should_see(marker="positions")
+    accounts = {row["account"] for row in table.rows}
+    assert len(table.rows) == 1 and all("b main" in a for a in accounts)
+    web.user.find(marker="export").click()
+    download = await web.user.download.next()
+    rows = list(csv.reader(io.StringIO(download.text)))
+    assert rows[0][:3] == ["Account", "Symbol", "Side"] and len(rows) == 1 + len(table.rows)
+    assert rows[1][1] == "EURUSD"
+
+
+async def test_guards_trader_sees_own_gauges_and_can_acknowledge(web: Web) -> None:
+    await web.login("a")
+    own, other = web.world.account["a"], web.world.account["b"]
+    await web.user.open("/guards")
+    await web.see(f"dd-gauge-{own}")
+    await web.user.should_not_see(marker=f"dd-gauge-{other}")
+    runtime = get_runtime()
+    async with runtime.database.read_session() as s:
+        event_id = (
+            (await s.execute(select(GuardEvent.id).where(GuardEvent.account_id == own))).scalars().first()
+        )
+    table = web.user.find(marker="guard-events").elements.pop()
+    for _ in range(40):
+        if table.rows:
+            break
+        await web.user.should_see(marker="guard-events")
+    # The row's "Acknowledge" button (a table slot) emits "ack" with its row.
+    web.user.find(marker="guard-events").trigger("ack", {"id": event_id})
+    await web.user.should_see("Acknowledged", retries=40)
+    async with runtime.database.read_session() as s:
+        event = await s.get(GuardEvent, event_id)
+        audit = (
+            (await s.execute(select(AuditLog).where(AuditLog.action == "guard_event_acknowledged")))
+            .scalars()
+            .all()
+        )
+    assert event is not None and event.acknowledged_by == web.world.users["a"]
+    assert len(audit) == 1 and audit[0].target == f"guard_event:{event_id}"
+
+
+async def test_logout_elsewhere_ends_this_page_within_a_tick(web: Web) -> None:
+    await web.login("a")
+    await web.user.open("/reconciliation")
+    await web.see("total-syncs", "1")
+    runtime = get_runtime()
+    principal = await runtime.auth.principal(web.user.http_client.cookies["tb_session"])
+    await runtime.auth.logout(principal, None)  # "another tab" logs out
+    await web.see("login-form", retries=100)
