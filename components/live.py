@@ -56,6 +56,7 @@ class Panel:
     refresh: Callable[[], Awaitable[datetime | None]]
     as_of: ui.label
     banner: ui.element
+    utc: ui.tooltip
     last_ok: datetime | None = None
 
 
@@ -85,12 +86,13 @@ class LivePage:
         )
         banner.set_visibility(False)
         as_of = ui.label("loading…").classes("text-xs opacity-60").mark(f"as-of-{name}")
-        entry = Panel(name, refresh, as_of, banner)
+        with as_of:
+            utc = ui.tooltip("")
+        entry = Panel(name, refresh, as_of, banner, utc)
         self.panels.append(entry)
         return entry
 
     def start(self) -> None:
-        self.interval_s = remembered_refresh(self.principal.user_id)
         offset = random.uniform(0.05, 0.5)
         self.timer = ui.timer(max(self.interval_s, 1), self.tick, active=False)
         ui.timer(offset, self._first, once=True)
@@ -131,8 +133,8 @@ class LivePage:
                 as_of = await panel.refresh()
                 panel.last_ok = now
                 panel.as_of.text = f"as of {self.local(as_of)}" if as_of else ""
-                if as_of is not None:
-                    panel.as_of.tooltip(as_of.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
+                if as_of is not None:  # one tooltip per panel, its text updated (never a new element)
+                    panel.utc.text = as_of.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
             except Unauthenticated:
                 self.end_session()
                 return
@@ -167,9 +169,11 @@ def live_page(request: Any, path: str) -> LivePage:
     """The live context of a page request that `SessionGuard` has let through."""
     from dashboard.app import get_runtime
 
+    principal: Principal = request.state.principal
     return LivePage(
         runtime=get_runtime(),
-        principal=request.state.principal,
+        principal=principal,
         token=request.state.session_token,
         path=path,
+        interval_s=remembered_refresh(principal.user_id),
     )

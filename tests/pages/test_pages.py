@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
+import pytest
 from nicegui import ui
 from sqlalchemy import select
 
 from dashboard.app import get_runtime
 from dashboard.db.models import AuditLog, GuardEvent
+from dashboard.services.ingestion.equity import record_equity
+from tests.factories import T0
 from tests.pages.conftest import Web
 
 
@@ -123,3 +127,88 @@ async def test_logout_elsewhere_ends_this_page_within_a_tick(web: Web) -> None:
     principal = await runtime.auth.principal(web.user.http_client.cookies["tb_session"])
     await runtime.auth.logout(principal, None)  # "another tab" logs out
     await web.see("login-form", retries=100)
+
+
+async def fast_refresh(web: Web, name: str) -> None:
+    """Pick the 2 s refresh for this user, as the selector would (it is remembered per user)."""
+    from nicegui import app
+
+    from components.live import refresh_key
+
+    app.storage.general[refresh_key(web.world.users[name])] = 2
+
+
+async def test_refresh_choice_is_remembered_per_user(web: Web) -> None:
+    await web.login("a")
+    await web.user.open("/reconciliation")
+    selector = web.user.find(marker="refresh-select").elements.pop()
+    assert selector.value == 5  # the default
+    web.user.find(marker="refresh-select").click()
+    web.user.find("10 s").click()
+    assert selector.value == 10
+    await web.user.open("/positions")
+    assert web.user.find(marker="refresh-select").elements.pop().value == 10
+
+
+async def test_stale_banner_appears_and_clears_by_itself(web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
+    await fast_refresh(web, "a")
+    await web.login("a")
+    runtime = get_runtime()
+    original = runtime.queries.reconciliation_status
+
+    async def down(*args: object, **kwargs: object) -> object:
+        raise ConnectionError("database unreachable")
+
+    monkeypatch.setattr(runtime.queries, "reconciliation_status", down)
+    await web.user.open("/reconciliation")
+    await web.see("stale-status", "retrying", retries=60)
+    banner = web.user.find(marker="stale-status").elements.pop()
+    elements_before = len(web.user.client.elements)
+    monkeypatch.setattr(runtime.queries, "reconciliation_status", original)
+    await web.see("total-syncs", "1", retries=60)
+    for _ in range(60):
+        if not banner.visible:
+            break
+        await web.user.should_see(marker="total-syncs")
+    assert not banner.visible
+    await web.user.should_see(marker="total-syncs", retries=30)
+    assert len(web.user.client.elements) == elements_before  # ticks update elements, never add them
+
+
+async def test_a_level_change_raises_a_toast(web: Web) -> None:
+    await fast_refresh(web, "a")
+    await web.login("a")
+    await web.user.open("/guards")
+    await web.see(f"dd-gauge-{web.world.account['a']}")
+    await web.user.should_see("level warning", retries=60)
+    runtime = get_runtime()
+    result = await record_equity(
+        runtime.database,
+        {
+            "account_id": web.world.account["a"],
+            "ts": T0 + timedelta(minutes=9),
+            "balance": "10000.00",
+            "equity": "8400.00",
+        },
+    )
+    await runtime.cache.invalidate(result.touched)
+    await web.user.should_see("drawdown warning → critical", retries=80)
+
+
+async def test_socket_and_cookie_writes_accept_only_our_origin(web: Web) -> None:
+    client = web.user.http_client
+    socket = "/_nicegui_ws/socket.io/?EIO=4&transport=polling"
+    assert (await client.get(socket, headers={"Origin": "http://evil.example"})).status_code == 403
+    assert (await client.get(socket, headers={"Origin": "http://test"})).status_code != 403
+    await web.login("a")
+    evil = await client.post("/api/v1/auth/logout", headers={"Origin": "http://evil.example"})
+    assert evil.status_code == 403
+    mine = await client.post("/api/v1/auth/logout", headers={"Origin": "http://test"})
+    assert mine.status_code == 204  # the cookie session logs out through the API from our origin
+    await web.user.open("/reconciliation")
+    await web.see("login-form")
+
+
+async def test_api_without_credentials_is_401_not_a_redirect(web: Web) -> None:
+    response = await web.user.http_client.get("/api/v1/positions")
+    assert response.status_code == 401 and response.json()["detail"] == "authentication required"
