@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test env lint bench-queries bench-cache bench-api
+.PHONY: run test env lint bench-queries bench-cache bench-api bench-sessions
 
 run: env
 	$(PY) -m dashboard run --demo
@@ -27,3 +27,6 @@ bench-cache: env
 
 bench-api: env
 	$(PY) bench/api_load.py
+
+bench-sessions: env
+	$(PY) bench/sessions.py

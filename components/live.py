@@ -43,9 +43,9 @@ def refresh_key(user_id: int) -> str:
     return f"refresh_s:{user_id}"
 
 
-def remembered_refresh(user_id: int) -> int:
-    value = app.storage.general.get(refresh_key(user_id), DEFAULT_REFRESH_S)
-    return value if value in REFRESH_CHOICES else DEFAULT_REFRESH_S
+def remembered_refresh(user_id: int, default: int = DEFAULT_REFRESH_S) -> int:
+    value = app.storage.general.get(refresh_key(user_id), default)
+    return value if value in REFRESH_CHOICES else default
 
 
 @dataclass
@@ -72,6 +72,7 @@ class LivePage:
     ended: bool = False
     on_tick: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     tz: tzinfo = UTC
+    stamp: ui.element | None = None
 
     def local(self, moment: datetime | None, with_date: bool = False) -> str:
         """A time in the browser's zone (the UTC value goes in a tooltip or the CSV)."""
@@ -93,6 +94,9 @@ class LivePage:
         return entry
 
     def start(self) -> None:
+        # Server time of the latest tick, on a hidden element: lets a load test measure push
+        # latency (tick start -> browser) and shows in the DOM how fresh a tab is.
+        self.stamp = ui.element("span").classes("hidden")
         offset = random.uniform(0.05, 0.5)
         self.timer = ui.timer(max(self.interval_s, 1), self.tick, active=False)
         ui.timer(offset, self._first, once=True)
@@ -128,6 +132,8 @@ class LivePage:
             self.end_session()
             return
         now = datetime.now(UTC)
+        if self.stamp is not None:
+            self.stamp.props(f"data-tick={int(now.timestamp() * 1000)}")
         for panel in self.panels:
             try:
                 as_of = await panel.refresh()
@@ -170,10 +176,11 @@ def live_page(request: Any, path: str) -> LivePage:
     from dashboard.app import get_runtime
 
     principal: Principal = request.state.principal
+    runtime = get_runtime()
     return LivePage(
-        runtime=get_runtime(),
+        runtime=runtime,
         principal=principal,
         token=request.state.session_token,
         path=path,
-        interval_s=remembered_refresh(principal.user_id),
+        interval_s=remembered_refresh(principal.user_id, runtime.settings.page_refresh_s),
     )

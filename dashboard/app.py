@@ -14,6 +14,7 @@ from dashboard.api.router import mount_api
 from dashboard.auth.secret import resolve_jwt_secret
 from dashboard.auth.web import OriginGuard, SessionGuard
 from dashboard.db.migrate import upgrade
+from dashboard.gc_tuning import tune_gc
 from dashboard.runtime import Runtime
 from dashboard.settings import Environment, Settings
 
@@ -52,6 +53,7 @@ def configure(settings: Settings, *, demo: bool) -> None:
         await runtime.start()
         if demo:
             await _start_demo(runtime)
+        tune_gc()
 
     async def shutdown() -> None:
         runtime: Runtime | None = getattr(app.state, "runtime", None)
@@ -105,6 +107,9 @@ def serve(settings: Settings, *, demo: bool) -> None:
         fastapi_docs=True,
         show_welcome_message=True,
         uvicorn_logging_level="warning",
+        # Kept per tab so a reconnect can replay what it missed; a reconnect comes within
+        # seconds, so 20 messages (10-40 s at 2-5 s ticks) suffice and keep tabs small.
+        message_history_length=20,
     )
 
 

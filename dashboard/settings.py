@@ -10,7 +10,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     # demo generates a random one per start when unset.
     jwt_secret: SecretStr | None = None
     access_token_ttl_s: int = Field(default=900, ge=60, le=86_400)
+    # Default refresh of the live pages until a user picks their own (2, 5, 10 or 30 s).
+    page_refresh_s: int = Field(default=5)
     # Browser sessions (HttpOnly cookie): a working day; revocable at once like any token.
     web_session_ttl_s: int = Field(default=12 * 3600, ge=300, le=7 * 86_400)
     refresh_token_ttl_s: int = Field(default=7 * 86_400, ge=300, le=90 * 86_400)
@@ -63,6 +65,13 @@ class Settings(BaseSettings):
     simulate_interval_s: float = Field(default=3.0, gt=0)
     # SQL echo for debugging; never on by default.
     sql_echo: bool = False
+
+    @field_validator("page_refresh_s")
+    @classmethod
+    def _refresh_choice(cls, value: int) -> int:
+        if value not in (2, 5, 10, 30):
+            raise ValueError("must be one of 2, 5, 10, 30")
+        return value
 
     @property
     def is_sqlite(self) -> bool:

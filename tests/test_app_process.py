@@ -83,7 +83,7 @@ def test_run_demo_seeds_prints_logins_and_keeps_data_moving(tmp_path: Path) -> N
     output = log.read_text()
     assert "random secret generated for this start" in output  # no DASHBOARD_JWT_SECRET in demo
     assert "Demo logins" in output and "trader7@demo.local" in output and "admin@demo.local" in output
-    assert home.status_code == 200 and "password <code>demo</code>" in home.text
+    assert home.status_code == 200 and "trader1@demo.local" in home.text  # the demo hint
     assert first[1] >= 7200  # the seeded 6 h of syncs for 10 accounts
     assert second[0] is not None and first[0] is not None and second[0] > first[0]
     # The simulator's writes went through the cache's invalidation, over the real Redis.
