@@ -312,26 +312,25 @@ class QueryCache:
         if not items:
             return
         self.local.invalidate(items)
+        await self._publish(items)
+
+    async def _publish(self, items: set[InvalidationItem]) -> None:
+        """Bump the generations in Redis and tell the other processes; if Redis is unavailable,
+        remember the items and replay them when it answers (other processes rely on TTLs meanwhile)."""
         if self.redis is None:
             return
         try:
             await self.redis.bump(self.origin, items)
             self.metrics.invalidations_sent += 1
         except RedisUnavailable:
-            # Replayed when Redis answers again; until then other processes rely on TTLs.
             self._pending.update(items)
 
     async def _on_recover(self) -> None:
         """Redis answers again: forget local copies and replay the invalidations made meanwhile."""
         self.local.clear()
-        if not self._pending or self.redis is None:
-            return
-        items, self._pending = self._pending, set()
-        try:
-            await self.redis.bump(self.origin, items)
-            self.metrics.invalidations_sent += 1
-        except RedisUnavailable:
-            self._pending.update(items)
+        if self._pending:
+            items, self._pending = self._pending, set()
+            await self._publish(items)
 
     # ---- pub/sub ---------------------------------------------------------------------------
 

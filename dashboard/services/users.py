@@ -77,16 +77,21 @@ def _summary(user: User) -> UserSummary:
     )
 
 
+async def _hashed(password: str) -> str:
+    """The argon2id hash of a password that meets the policy (else `InvalidInput` on `password`)."""
+    try:
+        check_password_policy(password)
+    except ValueError as error:
+        raise InvalidInput(str(error), field="password") from None
+    return await hash_password_async(password)
+
+
 async def create_user(
     db: Database, email: str, role: str | Role, password: str, display_name: str | None = None
 ) -> UserSummary:
     address = normalise_email(email)
     role_value = parse_role(role)
-    try:
-        check_password_policy(password)
-    except ValueError as error:
-        raise InvalidInput(str(error), field="password") from None
-    password_hash = await hash_password_async(password)
+    password_hash = await _hashed(password)
     async with db.session() as session:
         if (await session.execute(select(User.id).where(User.email == address))).first() is not None:
             raise Conflict(f"a user {address!r} already exists")
@@ -137,11 +142,7 @@ async def set_active(db: Database, email: str, active: bool) -> tuple[UserSummar
 
 
 async def set_password(db: Database, email: str, password: str) -> tuple[UserSummary, Touched]:
-    try:
-        check_password_policy(password)
-    except ValueError as error:
-        raise InvalidInput(str(error), field="password") from None
-    password_hash = await hash_password_async(password)
+    password_hash = await _hashed(password)
     async with db.session() as session:
         user = await _by_email(session, email)
         user.password_hash = password_hash
