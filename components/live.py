@@ -28,6 +28,7 @@ log = logging.getLogger("dashboard.pages")
 REFRESH_CHOICES = {2: "2 s", 5: "5 s", 10: "10 s", 30: "30 s", 0: "pause"}
 DEFAULT_REFRESH_S = 5
 STALE_AFTER_TICKS = 3
+PAUSED_CHECK_S = 30
 
 
 async def browser_zone() -> tzinfo:
@@ -70,7 +71,6 @@ class LivePage:
     interval_s: int = DEFAULT_REFRESH_S
     timer: ui.timer | None = None
     ended: bool = False
-    on_tick: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     tz: tzinfo = UTC
     stamp: ui.element | None = None
 
@@ -103,20 +103,19 @@ class LivePage:
 
     async def _first(self) -> None:
         self.tz = await browser_zone()
-        await self.tick()
-        if self.timer is not None and self.interval_s and not self.ended:
+        await self.tick(force=True)
+        if self.timer is not None and not self.ended:
+            self.timer.interval = self.interval_s or PAUSED_CHECK_S
             self.timer.active = True
 
     def set_interval(self, seconds: int) -> None:
+        """0 pauses the panels; the session is still checked (every 30 s) so a paused tab
+        still leaves when its session ends."""
         self.interval_s = seconds
         app.storage.general[refresh_key(self.principal.user_id)] = seconds
-        if self.timer is None:
-            return
-        if seconds:
-            self.timer.interval = seconds
-            self.timer.active = not self.ended
-        else:
-            self.timer.active = False
+        if self.timer is not None and not self.ended:
+            self.timer.interval = seconds or PAUSED_CHECK_S
+            self.timer.active = True
 
     async def session_valid(self) -> bool:
         try:
@@ -125,11 +124,13 @@ class LivePage:
         except Unauthenticated:
             return False
 
-    async def tick(self) -> None:
+    async def tick(self, force: bool = False) -> None:
         if self.ended:
             return
         if not await self.session_valid():
             self.end_session()
+            return
+        if not self.interval_s and not force:  # paused
             return
         now = datetime.now(UTC)
         if self.stamp is not None:
@@ -147,8 +148,6 @@ class LivePage:
             except Exception:  # the page stays up; the stale banner tells the user
                 log.warning("panel %s failed to refresh", panel.name, exc_info=True)
             self._mark_stale(panel, now)
-        for callback in self.on_tick:
-            await callback()
 
     def _mark_stale(self, panel: Panel, now: datetime) -> None:
         """Stale: no successful refresh for more than three ticks (or never, after a failure)."""

@@ -212,3 +212,19 @@ async def test_socket_and_cookie_writes_accept_only_our_origin(web: Web) -> None
 async def test_api_without_credentials_is_401_not_a_redirect(web: Web) -> None:
     response = await web.user.http_client.get("/api/v1/positions")
     assert response.status_code == 401 and response.json()["detail"] == "authentication required"
+
+
+async def test_a_paused_tab_still_leaves_when_its_session_ends(web: Web) -> None:
+    await web.login("a")
+    await web.user.open("/reconciliation")
+    await web.see("total-syncs", "1")
+    web.user.find(marker="refresh-select").click()
+    web.user.find("pause").click()
+    runtime = get_runtime()
+    timers = [t for t in web.user.client.elements.values() if isinstance(t, ui.timer) and t.active]
+    live_timer = next(t for t in timers if t.interval == 30)  # paused: the session check goes on
+    principal = await runtime.auth.principal(web.user.http_client.cookies["tb_session"])
+    await runtime.auth.logout(principal, None)
+    assert live_timer.callback is not None
+    await live_timer.callback()  # the next (30 s) check, without waiting 30 s
+    await web.see("login-form")
