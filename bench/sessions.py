@@ -185,7 +185,10 @@ async def run(app: App, database: str, n: int, seconds: int, page: str) -> None:
     # Reconnect storm: every socket drops, then all reconnect at once.
     await asyncio.gather(*(tab.drop() for tab in tabs))
     await asyncio.sleep(0.5)
+    storm_cpu0, storm_t0 = app.cpu(), time.monotonic()
     storm = await asyncio.gather(*(tab.connect() for tab in tabs), return_exceptions=True)
+    storm_wall = time.monotonic() - storm_t0
+    storm_server_s = app.cpu() - storm_cpu0
     storm_ms = [x for x in storm if isinstance(x, float)]
     storm_errors = len(storm) - len(storm_ms)
     # The same drop with the reconnection delay a browser's socket.io client uses (1 s with
@@ -207,6 +210,11 @@ async def run(app: App, database: str, n: int, seconds: int, page: str) -> None:
         f"| {tx_rate:.1f} | {hit_rate:.3f} | {percentile(connect_ms, 50):.0f} "
         f"| {percentile(storm_ms, 50):.0f} | {percentile(storm_ms, 99):.0f} "
         f"| {percentile(spread_ms, 99):.0f} | {storm_errors} | {own_cores:.2f} |",
+        flush=True,
+    )
+    print(
+        f"  storm: {n} reconnects in {storm_wall * 1000:.0f} ms wall, "
+        f"{storm_server_s * 1000:.0f} ms of server CPU ({storm_server_s / n * 1000:.2f} ms each)",
         flush=True,
     )
     await asyncio.gather(*(tab.drop() for tab in tabs))
