@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from nicegui import ui
@@ -28,3 +29,15 @@ def set_rows(table: ui.table, rows: list[dict[str, Any]]) -> bool:
     table.rows = rows
     table.update()
     return True
+
+
+def utc_on_hover(table: ui.table, column: str, utc_field: str) -> None:
+    """Show a table's local-time column with its UTC value as the cell's hover title."""
+    table.add_slot(
+        f"body-cell-{column}",
+        f'<q-td :props="props" :title="props.row.{utc_field}">{{{{ props.value }}}}</q-td>',
+    )
+
+
+def utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

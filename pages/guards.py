@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import Request
 from nicegui import ui
 
-from components.cards import set_rows
+from components.cards import set_rows, utc, utc_on_hover
 from components.frame import frame
 from components.gauge import Gauge
 from components.live import live_page
@@ -21,6 +21,7 @@ from dashboard.services.errors import NotFound
 from dashboard.services.guard_actions import acknowledge_guard_event
 
 DAILY_WARNING, DAILY_CRITICAL = Decimal("0.6"), Decimal("0.8")  # domain.daily_loss fractions
+CURVE_WINDOWS = {"6h": timedelta(hours=6), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
 MARKET_GUARDS = (GuardType.PRICE_GAP, GuardType.SPREAD, GuardType.STALE_QUOTE)
 EVENT_COLUMNS = [
     {"name": "at", "label": "Time", "field": "at", "align": "left"},
@@ -95,6 +96,10 @@ def register(demo: bool) -> None:
                         "dense"
                     )
                     chooser.mark("equity-account")
+                    span = ui.toggle(list(CURVE_WINDOWS), value="24h", on_change=lambda: refresh_now()).props(
+                        "dense"
+                    )
+                    span.mark("equity-window")
                 curve_plot = (
                     ui.plotly({"data": [], "layout": {"height": 260}}).classes("w-full").mark("equity")
                 )
@@ -104,6 +109,7 @@ def register(demo: bool) -> None:
                 )
                 events.props("dense flat").mark("guard-events")
                 events.add_slot("body-cell-ack", ACK_SLOT)
+                utc_on_hover(events, "at", "at_utc")
                 events.on("ack", lambda e: acknowledge(int(e.args["id"])))
                 live.panel("account", lambda: refresh_account())
             with ui.card().classes("w-full"):
@@ -159,10 +165,15 @@ def register(demo: bool) -> None:
                 return None
             curve = (
                 await queries.equity_curve(
-                    viewer, int(account_id), window=timedelta(hours=24), max_points=600
+                    viewer, int(account_id), window=CURVE_WINDOWS[str(span.value)], max_points=600
                 )
             ).model
-            key = (curve.account_id, curve.points[-1].ts if curve.points else None, len(curve.points))
+            key = (
+                curve.account_id,
+                span.value,
+                curve.points[-1].ts if curve.points else None,
+                len(curve.points),
+            )
             if key != last_curve["key"]:
                 last_curve["key"] = key
                 curve_plot.figure = equity_figure(curve)
@@ -174,6 +185,7 @@ def register(demo: bool) -> None:
                     {
                         "id": e.id,
                         "at": live.local(e.created_at, with_date=True),
+                        "at_utc": utc(e.created_at),
                         "type": e.guard_type.value,
                         "level": e.level.value,
                         "state": e.state.value,

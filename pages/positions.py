@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import Request
 from nicegui import ui
 
-from components.cards import set_rows, set_text
+from components.cards import set_rows, set_text, utc, utc_on_hover
 from components.csv_export import to_csv
 from components.frame import frame
 from components.live import LivePage, live_page
@@ -44,9 +44,8 @@ PNL_SLOT = """
 
 
 def _num(value: Decimal | None) -> str:
-    return (
-        "–" if value is None else f"{value.normalize():f}" if value == value.to_integral() else f"{value:f}"
-    )
+    """Exact, without the storage scale's trailing zeros (40278.10000000 -> 40278.1)."""
+    return "–" if value is None else f"{value.normalize():f}"
 
 
 def row_of(p: PositionView, account_names: dict[int, str], live: LivePage) -> dict[str, Any]:
@@ -55,7 +54,7 @@ def row_of(p: PositionView, account_names: dict[int, str], live: LivePage) -> di
         "account": account_names.get(p.account_id, str(p.account_id)),
         "symbol": p.symbol,
         "side": p.side.value,
-        "volume": _num(p.volume),
+        "volume": f"{p.volume:.2f}",  # lots: always two decimals (0.10, not 0.1)
         "open": _num(p.price_open),
         "current": _num(p.price_current),
         "sl": _num(p.sl),
@@ -65,7 +64,7 @@ def row_of(p: PositionView, account_names: dict[int, str], live: LivePage) -> di
         "swap": f"{p.swap:,.2f}",
         "currency": p.currency,
         "opened": live.local(p.opened_at, with_date=True),
-        "opened_utc": p.opened_at.isoformat(),
+        "opened_utc": utc(p.opened_at),
     }
 
 
@@ -101,6 +100,7 @@ def register(demo: bool) -> None:
             table = ui.table(columns=COLUMNS, rows=[], row_key="id", pagination=50).classes("w-full")
             table.props("dense flat").mark("positions")
             table.add_slot("body-cell-profit", PNL_SLOT)
+            utc_on_hover(table, "opened", "opened_utc")
             table.on("rowClick", lambda e: show_detail(e.args[1]["id"]))
             live.panel("positions", lambda: refresh())
             for control in (account, symbol, side):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import Request
 from nicegui import ui
 
-from components.cards import card, set_rows, set_text
+from components.cards import card, set_rows, set_text, utc, utc_on_hover
 from components.frame import frame
 from components.live import live_page
 from components.timeline import DivergenceTimelineChart
@@ -76,11 +76,13 @@ def register(demo: bool) -> None:
                     ui.table(columns=EVENT_COLUMNS, rows=[], row_key="id").classes("w-full").mark("events")
                 )
                 events.props("dense flat")
+                utc_on_hover(events, "at", "at_utc")
 
             with ui.card().classes("w-full"):
                 ui.label("Open incidents").classes("font-semibold")
                 incidents = ui.table(columns=INCIDENT_COLUMNS, rows=[], row_key="id", pagination=25)
                 incidents.classes("w-full").props("dense flat").mark("incidents")
+                utc_on_hover(incidents, "age", "since_utc")
                 live.panel("incidents", lambda: refresh_incidents())
 
         async def refresh_status() -> datetime:
@@ -98,6 +100,7 @@ def register(demo: bool) -> None:
                     {
                         "id": e.id,
                         "at": live.local(e.created_at),
+                        "at_utc": utc(e.created_at),
                         "account": e.account_id,
                         "type": e.event_type.value,
                         "status": e.status.value,
@@ -126,6 +129,7 @@ def register(demo: bool) -> None:
                     {
                         "id": i.id,
                         "age": _age(i.first_seen_at, now),
+                        "since_utc": f"since {utc(i.first_seen_at)}",
                         "account": i.account_id,
                         "symbol": i.symbol,
                         "kind": i.kind.value,

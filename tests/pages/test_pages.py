@@ -228,3 +228,14 @@ async def test_a_paused_tab_still_leaves_when_its_session_ends(web: Web) -> None
     assert live_timer.callback is not None
     await live_timer.callback()  # the next (30 s) check, without waiting 30 s
     await web.see("login-form")
+
+
+def test_prices_are_shown_exactly_without_storage_zeros() -> None:
+    from decimal import Decimal
+
+    from pages.positions import _num
+
+    assert _num(Decimal("40278.10000000")) == "40278.1"
+    assert _num(Decimal("18187.00000000")) == "18187"
+    assert _num(Decimal("1.08512000")) == "1.08512"
+    assert _num(None) == "–"
