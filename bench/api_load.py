@@ -181,8 +181,8 @@ def wrk(url: str, seconds: int, headers: dict[str, str]) -> tuple[float, str]:
         args[1:1] = ["-H", f"{name}: {value}"]
     output = subprocess.run(args, capture_output=True, text=True, check=False).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = re.search(r"50%\s+(\S+)", output)
-    p99 = re.search(r"99%\s+(\S+)", output)
+    p50 = re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE)  # the latency distribution lines,
+    p99 = re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE)  # not "85.50%" in the thread stats
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return (
         rate,
