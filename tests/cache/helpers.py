@@ -19,12 +19,17 @@ class CountingLoader:
         self.value = value
         self.delay_s = delay_s
         self.calls = 0
+        self.finished = 0
         self.fail: Exception | None = None
+        self.gate: asyncio.Event | None = None
 
     async def __call__(self) -> Box:
         self.calls += 1
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
+        if self.gate is not None:
+            await self.gate.wait()
         if self.fail is not None:
             raise self.fail
+        self.finished += 1
         return Box(n=self.value)

@@ -69,17 +69,19 @@ async def test_stale_value_is_served_while_exactly_one_process_refreshes(
         make_cache(namespace=namespace, redis_url=redis_url, ttl_s=0.2, local_ttl_s=0.05, stale_s=10)
         for _ in range(4)
     ]
-    loader = CountingLoader(1, delay_s=0.1)
+    loader = CountingLoader(1)
     await caches[0].get(KEY, loader)
     await asyncio.sleep(0.25)  # fresh period over; value still valid (no write happened)
     loader.value = 2
-    started = time.monotonic()
+    loader.gate = asyncio.Event()  # the refresh query hangs until we let it finish
     results = await asyncio.gather(
         *(cache.get_model(KEY, Box, loader) for cache in caches for _ in range(10))
     )
-    assert time.monotonic() - started < 0.1  # nobody waited for the 100 ms query
-    assert {r.n for r in results} == {1}  # everybody got the last value at once
-    await eventually(lambda: loader.calls == 2)
+    # Everybody got the last value while the refresh was still running: nobody waited for it.
+    assert {r.n for r in results} == {1}
+    assert loader.calls == 2 and loader.finished == 1
+    loader.gate.set()
+    await eventually(lambda: loader.finished == 2)
     await asyncio.sleep(0.15)
     assert loader.calls == 2  # exactly one refresh across the four processes
     assert sum(c.metrics["positions"].stale_serves for c in caches) == 4
@@ -185,7 +187,7 @@ async def test_unreachable_redis_still_serves_correct_data_and_logs_once(
             await cache.invalidate(TRADER_WRITE)  # never raises
             assert (await cache.get_model(KEY, Box, loader)).n == value
         elapsed = time.monotonic() - started
-    assert elapsed < 2.0  # the breaker spares every read the connect timeout
+    assert elapsed < 5.0  # a sanity bound only; the breaker's effect is checked by the log count
     assert cache.report().redis_state in ("open", "half-open")
     outage_logs = [r for r in caplog.records if "redis unavailable" in r.getMessage()]
     assert len(outage_logs) == 1
@@ -243,10 +245,19 @@ async def test_a_frozen_redis_costs_a_read_a_fraction_of_a_second(
         started = time.monotonic()
         other = cache_key("positions", "u1", Box, page=2)
         assert (await cache.get_model(other, Box, loader)).n == 2
-        assert time.monotonic() - started < 1.0
-        started = time.monotonic()
+        assert time.monotonic() - started < 2.0  # bounded by the 0.2 s timeouts, not Redis's 60 s
+        assert cache.redis is not None
+        calls = 0
+        original = cache.redis.client.mget
+
+        async def counting_mget(*args: object, **kwargs: object) -> object:
+            nonlocal calls
+            calls += 1
+            return await original(*args, **kwargs)
+
+        cache.redis.client.mget = counting_mget  # type: ignore[method-assign]
         assert (await cache.get_model(cache_key("positions", "u1", Box, page=3), Box, loader)).n == 2
-        assert time.monotonic() - started < 0.05  # breaker open: straight to the database
+        assert calls == 0  # breaker open: straight to the database, Redis not even asked
     finally:
         proxy.frozen = False
         await proxy.stop()
