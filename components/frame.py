@@ -9,15 +9,15 @@ from contextlib import contextmanager
 from nicegui import ui
 
 from components.live import REFRESH_CHOICES, LivePage
-from dashboard.domain.enums import Role
 
 PRODUCT = "TeleBot Live Dashboard"
 
+# (path, label, icon, only for those who see every account)
 NAV = [
-    ("/reconciliation", "Reconciliation", "sync_alt", None),
-    ("/positions", "Positions", "list_alt", None),
-    ("/guards", "Risk guards", "speed", None),
-    ("/risk", "Risk wall", "dashboard", (Role.RISK, Role.ADMIN)),
+    ("/reconciliation", "Reconciliation", "sync_alt", False),
+    ("/positions", "Positions", "list_alt", False),
+    ("/guards", "Risk guards", "speed", False),
+    ("/risk", "Risk wall", "dashboard", True),
 ]
 
 
@@ -26,9 +26,7 @@ def frame(title: str, live: LivePage, *, demo: bool) -> Iterator[None]:
     ui.page_title(f"{title} · {PRODUCT}")
     principal = live.principal
     dark = ui.dark_mode()
-    links = [
-        (path, label, icon) for path, label, icon, roles in NAV if roles is None or principal.role in roles
-    ]
+    links = [(path, label, icon) for path, label, icon, wide in NAV if not wide or principal.role.sees_all]
     with ui.header().classes(
         "items-center justify-between bg-slate-900 text-white px-3 py-2 gap-2 flex-wrap"
     ):

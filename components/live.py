@@ -1,9 +1,15 @@
 """The live loop of a page: one timer per tab that re-checks the session, refreshes every panel
-from the cached services and marks panels stale when their data stops coming.
+from the cached services and marks panels stale when their data is old.
 
 Why one timer per page (not per panel): one wake-up per tick per tab, panels refreshed in order,
 and a single place that stops everything when the session ends. The first tick is delayed by a
 random offset so that tabs opened together do not fire together.
+
+Stale means old data, whatever the reason: a panel shows its banner, with the data's age, when
+the data it shows is older than its freshness, including a value the cache served from before a
+database outage (the read models carry `as_of`, the moment they were read from the database).
+During an outage nothing is logged per tab or per tick (the database's monitor logs the outage
+once) and the tab stays on its page: only a session that is really over sends it to the login.
 """
 
 from __future__ import annotations
@@ -13,17 +19,19 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nicegui import app, ui
 
 from dashboard.auth.sessions import Principal
-from dashboard.runtime import Runtime
+from dashboard.db.outage import DatabaseUnavailable
+from dashboard.runtime import Runtime, current_runtime
 from dashboard.services.errors import Unauthenticated
 
 log = logging.getLogger("dashboard.pages")
+T = TypeVar("T")
 
 REFRESH_CHOICES = {2: "2 s", 5: "5 s", 10: "10 s", 30: "30 s", 0: "pause"}
 DEFAULT_REFRESH_S = 5
@@ -49,6 +57,16 @@ def remembered_refresh(user_id: int, default: int = DEFAULT_REFRESH_S) -> int:
     return value if value in REFRESH_CHOICES else default
 
 
+def age_text(seconds: float) -> str:
+    """`42 s`, `3 min`, `2 h 5 min`: how old the shown data is, for the stale banner."""
+    whole = int(seconds)
+    if whole < 120:
+        return f"{whole} s"
+    if whole < 7200:
+        return f"{whole // 60} min"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"
+
+
 @dataclass
 class Panel:
     """One refreshable area: its refresh function, its "as of" label and its stale banner."""
@@ -59,6 +77,8 @@ class Panel:
     banner: ui.element
     utc: ui.tooltip
     last_ok: datetime | None = None
+    data_as_of: datetime | None = None
+    failures_logged: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -73,6 +93,17 @@ class LivePage:
     ended: bool = False
     tz: tzinfo = UTC
     stamp: ui.element | None = None
+    # Set when the page could not be built completely (database down at page load): the first
+    # tick that gets data reloads the page so every panel is built.
+    incomplete: bool = False
+
+    @property
+    def freshness_s(self) -> float:
+        """How old a panel's data may be before it counts as stale: a few ticks, and never less
+        than the cache's own horizon (a value may be served up to about two TTLs old while one
+        process refreshes it)."""
+        interval = self.interval_s or DEFAULT_REFRESH_S
+        return max(STALE_AFTER_TICKS * interval, 3 * self.runtime.settings.cache_ttl_s)
 
     def local(self, moment: datetime | None, with_date: bool = False) -> str:
         """A time in the browser's zone (the UTC value goes in a tooltip or the CSV)."""
@@ -83,15 +114,27 @@ class LivePage:
     def panel(self, name: str, refresh: Callable[[], Awaitable[datetime | None]]) -> Panel:
         """Register a panel; call inside the panel's container so the labels land there."""
         banner = (
-            ui.label().classes("text-amber-800 bg-amber-100 rounded px-2 py-1 text-sm").mark(f"stale-{name}")
+            ui.label()
+            .classes("text-amber-900 bg-amber-100 rounded px-2 py-1 text-sm")
+            .mark(f"stale-{name}")
+            .props('role="status"')
         )
         banner.set_visibility(False)
-        as_of = ui.label("loading…").classes("text-xs opacity-60").mark(f"as-of-{name}")
+        as_of = ui.label("loading…").classes("text-xs opacity-80").mark(f"as-of-{name}")
         with as_of:
             utc = ui.tooltip("")
         entry = Panel(name, refresh, as_of, banner, utc)
         self.panels.append(entry)
         return entry
+
+    async def initial(self, read: Callable[[], Awaitable[T]], fallback: T) -> T:
+        """A read the page needs to build itself; during a database outage the page is built with
+        `fallback` and reloads itself once data comes back."""
+        try:
+            return await read()
+        except DatabaseUnavailable:
+            self.incomplete = True
+            return fallback
 
     def start(self) -> None:
         # Server time of the latest tick, on a hidden element: lets a load test measure push
@@ -118,11 +161,12 @@ class LivePage:
             self.timer.active = True
 
     async def session_valid(self) -> bool:
+        """False only when the session is over; a database outage keeps the tab (stale)."""
         try:
-            await self.runtime.auth.principal(self.token)
-            return True
+            await self.runtime.auth.principal(self.token, tolerate_outage=True)
         except Unauthenticated:
             return False
+        return True
 
     async def tick(self, force: bool = False) -> None:
         if self.ended:
@@ -135,30 +179,45 @@ class LivePage:
         now = datetime.now(UTC)
         if self.stamp is not None:
             self.stamp.props(f"data-tick={int(now.timestamp() * 1000)}")
+        complete = True
         for panel in self.panels:
             try:
                 as_of = await panel.refresh()
-                panel.last_ok = now
-                panel.as_of.text = f"as of {self.local(as_of)}" if as_of else ""
-                if as_of is not None:  # one tooltip per panel, its text updated (never a new element)
-                    panel.utc.text = as_of.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
             except Unauthenticated:
                 self.end_session()
                 return
-            except Exception:  # the page stays up; the stale banner tells the user
-                log.warning("panel %s failed to refresh", panel.name, exc_info=True)
+            except DatabaseUnavailable:
+                complete = False  # the outage is logged once, by the database's monitor
+            except Exception as error:  # a bug: log it once per panel and kind, keep the page up
+                complete = False
+                kind = type(error).__name__
+                if kind not in panel.failures_logged:
+                    panel.failures_logged.add(kind)
+                    log.warning("panel %s failed to refresh", panel.name, exc_info=True)
+            else:
+                panel.last_ok = now
+                panel.data_as_of = as_of
+                panel.as_of.text = f"as of {self.local(as_of)}" if as_of else ""
+                if as_of is not None:  # one tooltip per panel, its text updated (never a new element)
+                    panel.utc.text = as_of.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
             self._mark_stale(panel, now)
+        if complete and self.incomplete:
+            self.incomplete = False
+            ui.navigate.reload()
 
     def _mark_stale(self, panel: Panel, now: datetime) -> None:
-        """Stale: no successful refresh for more than three ticks (or never, after a failure)."""
-        interval = self.interval_s or DEFAULT_REFRESH_S
-        if panel.last_ok is None:
+        """Stale: the data shown is older than the panel's freshness, or there is none yet."""
+        seen = panel.data_as_of or panel.last_ok
+        if seen is None:
             stale, text = True, "Data is not available yet; retrying"
         else:
-            stale = (now - panel.last_ok).total_seconds() > STALE_AFTER_TICKS * interval
-            text = f"Data is stale: last update {self.local(panel.last_ok)}; retrying"
-        panel.banner.text = text
-        panel.banner.set_visibility(stale)
+            age = (now - seen).total_seconds()
+            stale = age > self.freshness_s
+            text = f"Data is stale: last update {self.local(seen)} ({age_text(age)} ago); retrying"
+        if stale and panel.banner.text != text:
+            panel.banner.text = text
+        if panel.banner.visible != stale:
+            panel.banner.set_visibility(stale)
 
     def end_session(self) -> None:
         """Session expired, logged out elsewhere or disabled: stop and leave for the login page."""
@@ -171,11 +230,9 @@ class LivePage:
 
 
 def live_page(request: Any, path: str) -> LivePage:
-    """The live context of a page request that `SessionGuard` has let through."""
-    from dashboard.app import get_runtime
-
+    """The live context of a page request that the session guard has let through."""
     principal: Principal = request.state.principal
-    runtime = get_runtime()
+    runtime = current_runtime()
     return LivePage(
         runtime=runtime,
         principal=principal,

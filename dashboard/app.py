@@ -1,45 +1,51 @@
-"""Assemble the NiceGUI/FastAPI app: lifecycle, routes and pages.
+"""Assemble the service: the API in front, the NiceGUI pages behind it, and the lifecycle.
 
-`configure()` only registers things; `serve()` runs uvicorn through `ui.run`. Nothing happens at
-import time, so tests and the CLI can import this module freely.
+- `configure()` registers the pages, their guards and the start-up/shutdown hooks on NiceGUI's
+  app; nothing happens at import time, so tests and the CLI can import this module freely.
+- `serve()` puts the API app (`dashboard.api.router.build_api`) in front: `/api`, `/health*` and
+  the docs are answered there, without passing through the pages' middleware; every other path
+  goes on to NiceGUI (mounted behind it with `ui.run_with`). Then it runs uvicorn.
+
+Start-up runs in the background while the server already answers `/health/live`: build the
+runtime, migrate (retrying while the database is unreachable), seed the demo on first start,
+then mark the process ready and only then print its URL. Until then pages and the API answer 503
+(`/health/ready` says why), so nobody can log in before the logins exist.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
+import uvicorn
 from nicegui import app, background_tasks, ui
 
-from dashboard.api.router import mount_api
-from dashboard.auth.secret import resolve_jwt_secret
-from dashboard.auth.web import OriginGuard, SessionGuard
+from dashboard.api.router import build_api
+from dashboard.auth.secret import JwtSecret, resolve_jwt_secret
 from dashboard.db.migrate import upgrade
+from dashboard.db.outage import DatabaseUnavailable
 from dashboard.gc_tuning import tune_gc
-from dashboard.runtime import Runtime
+from dashboard.runtime import Runtime, current_runtime, install_runtime
+from dashboard.services.errors import ServiceError
 from dashboard.settings import Environment, Settings
+from dashboard.web import session
+from dashboard.web.guards import OriginGuard, SessionGuard
+from pages import guards, home, login, positions, reconciliation, risk
 
 log = logging.getLogger(__name__)
 
-
-def get_runtime() -> Runtime:
-    """The runtime of this process; set by the start-up hook."""
-    runtime: Runtime | None = getattr(app.state, "runtime", None)
-    if runtime is None:
-        raise RuntimeError("the app has not started yet")
-    return runtime
+TITLE = "TeleBot Live Dashboard"
+MIGRATION_RETRY_S = 2.0
 
 
-def configure(settings: Settings, *, demo: bool) -> None:
-    """Register lifecycle hooks, routes and pages on NiceGUI's app.
+def configure(settings: Settings, *, demo: bool) -> JwtSecret:
+    """Register lifecycle hooks, the browser-session routes, the guards and the pages.
 
     The JWT secret is checked here, before anything starts: production refuses a missing, default
     or short secret (`SecretPolicyError`, a one-line CLI error).
     """
-    from pages import guards, home, login, positions, reconciliation, risk
-
     secret = resolve_jwt_secret(settings)
     if secret.generated:
-        log.warning("DASHBOARD_JWT_SECRET is not set: generated a random secret for this start (demo only)")
         print(
             "No DASHBOARD_JWT_SECRET set: using a random secret generated for this start "
             "(sessions end when the app restarts).",
@@ -48,21 +54,21 @@ def configure(settings: Settings, *, demo: bool) -> None:
 
     async def startup() -> None:
         runtime = Runtime.from_settings(settings, secret.value)
-        app.state.runtime = runtime
-        await upgrade(runtime.database)
-        await runtime.start()
-        if demo:
-            await _start_demo(runtime)
-        tune_gc()
+        runtime.readiness.demo = demo
+        install_runtime(runtime)
+        await _bring_up(runtime, demo=demo)
 
     async def shutdown() -> None:
-        runtime: Runtime | None = getattr(app.state, "runtime", None)
-        if runtime is not None:
-            await runtime.close()
+        try:
+            runtime = current_runtime()
+        except Exception:
+            return
+        install_runtime(None)
+        await runtime.close()
 
     app.on_startup(startup)
     app.on_shutdown(shutdown)
-    mount_api(app)
+    app.include_router(session.router)
     # Added first = inner: the origin check runs before the session check.
     app.add_middleware(SessionGuard)
     app.add_middleware(OriginGuard)
@@ -73,24 +79,50 @@ def configure(settings: Settings, *, demo: bool) -> None:
     positions.register(demo_mode)
     guards.register(demo_mode)
     risk.register(demo_mode)
+    return secret
 
 
-async def _start_demo(runtime: Runtime) -> None:
-    """Seed on first start, then keep the data moving with the in-process simulator."""
-    from dashboard.demo.seed import DEMO_PASSWORD, demo_logins, ensure_demo_passwords, is_seeded, seed_demo
-    from dashboard.demo.simulator import Simulator
+async def _bring_up(runtime: Runtime, *, demo: bool) -> None:
+    """Migrate, seed (demo), start the cache, then report ready and print where to go."""
+    while True:
+        try:
+            await upgrade(runtime.database)
+            break
+        except DatabaseUnavailable:
+            await asyncio.sleep(MIGRATION_RETRY_S)  # logged once by the database's monitor
+    runtime.readiness.migrated = True
+    await runtime.start()
+    if demo:
+        await _prepare_demo(runtime)
+    runtime.readiness.seeded = True
+    tune_gc()
+    url = f"http://{runtime.settings.host}:{runtime.settings.port}/"
+    print(f"Dashboard ready at {url}", flush=True)
+    if demo:
+        from dashboard.demo.seed import DEMO_PASSWORD, demo_logins
+        from dashboard.demo.simulator import Simulator
+
+        logins = ", ".join(await demo_logins(runtime.database))
+        print(f"Demo logins (password '{DEMO_PASSWORD}'): {logins}", flush=True)
+        simulator = Simulator(
+            runtime.database,
+            interval_s=runtime.settings.simulate_interval_s,
+            on_write=runtime.cache.invalidate,
+        )
+        background_tasks.create(simulator.run_forever(), name="demo-simulator")
+
+
+async def _prepare_demo(runtime: Runtime) -> None:
+    """Seed on first start (until the seed's marker is there), and give demo users the password."""
+    from dashboard.demo.seed import ensure_demo_passwords, is_seeded, seed_demo
 
     if not await is_seeded(runtime.database):
         log.warning("seeding demo data (first start)...")
-        await seed_demo(runtime.database)
+        try:
+            await seed_demo(runtime.database)
+        except ServiceError as error:  # another data set is there: leave it alone
+            log.warning("not seeding the demo: %s", error)
     await ensure_demo_passwords(runtime.database)
-    simulator = Simulator(
-        runtime.database, interval_s=runtime.settings.simulate_interval_s, on_write=runtime.cache.invalidate
-    )
-    background_tasks.create(simulator.run_forever(), name="demo-simulator")
-    logins = ", ".join(await demo_logins(runtime.database))
-    url = f"http://{runtime.settings.host}:{runtime.settings.port}/"
-    print(f"Demo dashboard at {url}\nDemo logins (password '{DEMO_PASSWORD}'): {logins}", flush=True)
 
 
 def serve(settings: Settings, *, demo: bool) -> None:
@@ -98,19 +130,17 @@ def serve(settings: Settings, *, demo: bool) -> None:
     if settings.env is Environment.PRODUCTION and demo:
         raise ValueError("--demo is refused with DASHBOARD_ENV=production")
     configure(settings, demo=demo)
-    ui.run(
-        host=settings.host,
-        port=settings.port,
-        title="TeleBot Live Dashboard",
-        reload=False,
-        show=False,
-        fastapi_docs=True,
-        show_welcome_message=True,
-        uvicorn_logging_level="warning",
+    api = build_api()
+    ui.run_with(
+        api,
+        mount_path="/",
+        title=TITLE,
         # Kept per tab so a reconnect can replay what it missed; a reconnect comes within
         # seconds, so 20 messages (10-40 s at 2-5 s ticks) suffice and keep tabs small.
         message_history_length=20,
+        show_welcome_message=False,
     )
+    uvicorn.run(api, host=settings.host, port=settings.port, log_level="warning", ws="wsproto")
 
 
-__all__ = ["configure", "get_runtime", "serve"]
+__all__ = ["configure", "serve"]

@@ -1,6 +1,8 @@
-"""`GET /health`: is the process up, can it reach its database, which cache does it use.
+"""What `/health`, `/health/live` and `/health/ready` report.
 
-`?detail=1` adds the cache metrics (hits, misses, loads, stale serves, errors per key family).
+- live: the process answers (no database, no cache): restart it only when this fails.
+- ready: send it traffic: migrated, the demo seed finished, the database answers, not draining.
+- health: which part is down, for people and dashboards; `?detail=1` adds the cache metrics.
 """
 
 from __future__ import annotations
@@ -11,37 +13,76 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from dashboard.cache.metrics import CacheMetricsReport
+from dashboard.db.outage import DatabaseUnavailable
 from dashboard.runtime import Runtime
 
 
+class ReadyReport(BaseModel):
+    ready: bool
+    reasons: list[str]
+
+
 class HealthReport(BaseModel):
-    status: Literal["ok", "degraded"]
+    status: Literal["ok", "degraded", "down"]
+    ready: bool
     database: Literal["ok", "unreachable"]
     database_backend: str
+    database_down_for_s: float | None = None
     cache: str
     cache_shared_tier: str
+    redis: Literal["ok", "unreachable", "not configured"]
+    migrations: Literal["applied", "pending"]
+    demo_seed: Literal["done", "running", "not used"]
     environment: str
     version: str
     cache_detail: CacheMetricsReport | None = None
 
 
+async def database_reachable(runtime: Runtime) -> bool:
+    try:
+        async with runtime.database.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except DatabaseUnavailable:
+        return False
+    return True
+
+
+async def check_ready(runtime: Runtime) -> ReadyReport:
+    readiness = runtime.readiness
+    reasons = []
+    if not readiness.migrated:
+        reasons.append("migrations pending")
+    if not readiness.seeded:
+        reasons.append("demo seed running")
+    if readiness.draining:
+        reasons.append("draining")
+    if not await database_reachable(runtime):
+        reasons.append("database unreachable")
+    return ReadyReport(ready=not reasons, reasons=reasons)
+
+
 async def check_health(runtime: Runtime, *, detail: bool = False) -> HealthReport:
     from dashboard import __version__
 
-    try:
-        async with runtime.database.read_session() as session:
-            await session.execute(text("SELECT 1"))
-        database = "ok"
-    except Exception:  # any failure to reach the database is reported, never raised
-        database = "unreachable"
+    database_ok = await database_reachable(runtime)
     cache = runtime.cache
-    # Redis down is "degraded" only in the sense of speed: reads still work, so status stays ok.
+    breaker = cache.redis.breaker.state.value if cache.redis else "not configured"
+    redis = "not configured" if cache.redis is None else ("ok" if breaker == "closed" else "unreachable")
+    readiness = runtime.readiness
+    outage = runtime.database.outage
+    # Redis down costs speed, not answers (reads fall back to the database): "degraded".
+    status = "down" if not database_ok else ("degraded" if redis == "unreachable" else "ok")
     return HealthReport(
-        status="ok" if database == "ok" else "degraded",
-        database=database,  # type: ignore[arg-type]
+        status=status,
+        ready=database_ok and readiness.ready,
+        database="ok" if database_ok else "unreachable",
         database_backend=runtime.database.dialect,
+        database_down_for_s=round(outage.down_for_s, 1) if outage.down else None,
         cache=cache.backend,
-        cache_shared_tier=cache.redis.breaker.state.value if cache.redis else "not configured",
+        cache_shared_tier=breaker,
+        redis=redis,
+        migrations="applied" if readiness.migrated else "pending",
+        demo_seed=readiness.demo_seed,
         environment=runtime.settings.env.value,
         version=__version__,
         cache_detail=cache.report() if detail else None,

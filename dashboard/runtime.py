@@ -1,20 +1,54 @@
-"""What one running app process holds: settings, database, the cache in front of it and auth.
+"""What one running app process holds: settings, database, the cache in front of it and auth;
+and the one way to reach it (`current_runtime()`).
 
-Stored on `app.state.runtime` at start-up and handed to routes and pages through one accessor,
-instead of module-level singletons, so tests can build as many runtimes as they like.
+The runtime is built by the start-up hook and installed here; pages, components, guards and the
+API all reach it through `current_runtime()`. Tests install their own (`install_runtime`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Literal
 
 from dashboard.auth.sessions import AuthService, LoginPolicy
 from dashboard.auth.tokens import TokenService
 from dashboard.cache.cache import CacheConfig, QueryCache
 from dashboard.cache.queries import CachedQueries
+from dashboard.db.pending_invalidations import DatabasePendingStore
 from dashboard.db.session import Database
 from dashboard.settings import Environment, Settings
+
+
+class NotReady(Exception):
+    """The process is up but not serving yet (starting, migrating, seeding the demo, or stopped)."""
+
+
+@dataclass
+class Readiness:
+    """What `/health/ready` reports: serve traffic only when every part is true."""
+
+    migrated: bool = False
+    demo: bool = False
+    # True when there is nothing to seed (not demo mode) or the demo seed has finished.
+    seeded: bool = False
+    draining: bool = False
+
+    @property
+    def demo_seed(self) -> Literal["done", "running", "not used"]:
+        if not self.demo:
+            return "not used"
+        return "done" if self.seeded else "running"
+
+    @property
+    def serving(self) -> bool:
+        """Requests can be answered (a draining process still answers the ones that reach it)."""
+        return self.migrated and self.seeded
+
+    @property
+    def ready(self) -> bool:
+        """The proxy may send new browsers here."""
+        return self.serving and not self.draining
 
 
 @dataclass
@@ -25,6 +59,7 @@ class Runtime:
     tokens: TokenService
     queries: CachedQueries = field(init=False)
     auth: AuthService = field(init=False)
+    readiness: Readiness = field(default_factory=Readiness)
 
     def __post_init__(self) -> None:
         # Pages and API read only through here; nothing on a hot path queries the database directly.
@@ -44,10 +79,13 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings, jwt_secret: str) -> Runtime:
+        database = Database(settings.database_url, echo=settings.sql_echo, limits=settings.pool_limits)
         return cls(
             settings=settings,
-            database=Database(settings.database_url, echo=settings.sql_echo),
-            cache=QueryCache(CacheConfig.from_settings(settings)),
+            database=database,
+            cache=QueryCache(
+                CacheConfig.from_settings(settings), pending_store=DatabasePendingStore(database)
+            ),
             tokens=TokenService(
                 jwt_secret,
                 access_ttl=timedelta(seconds=settings.access_token_ttl_s),
@@ -61,3 +99,34 @@ class Runtime:
     async def close(self) -> None:
         await self.cache.close()
         await self.database.dispose()
+
+
+_current: Runtime | None = None
+
+
+def install_runtime(runtime: Runtime | None) -> None:
+    """Make `runtime` the one `current_runtime()` returns (None uninstalls it)."""
+    global _current
+    _current = runtime
+
+
+def current_runtime(app: object | None = None) -> Runtime:
+    """The runtime of this process, or `NotReady` while it has not been built yet.
+
+    `app` (an ASGI app with a `state`) may carry a runtime of its own: tests run several "processes"
+    in one interpreter that way. The production app never does; it uses the installed one.
+    """
+    own = getattr(getattr(app, "state", None), "runtime", None)
+    if isinstance(own, Runtime):
+        return own
+    if _current is None:
+        raise NotReady("the service is starting")
+    return _current
+
+
+def serving_runtime(app: object | None = None) -> Runtime:
+    """The runtime, or `NotReady` until it can answer requests (migrated, demo seeded)."""
+    runtime = current_runtime(app)
+    if not runtime.readiness.serving:
+        raise NotReady("the service is starting")
+    return runtime

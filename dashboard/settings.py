@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dashboard.db.limits import PoolLimits
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / "data"
 DEFAULT_SQLITE_PATH = DATA_DIR / "dashboard.sqlite3"
@@ -46,6 +48,13 @@ class Settings(BaseSettings):
     cache_local_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     # Redis socket timeouts: a slow Redis must cost a page milliseconds, not seconds.
     redis_timeout_s: float = Field(default=0.2, gt=0, le=5)
+    # Database waits: a request is told "unavailable" (503) after these, instead of hanging for
+    # the drivers' defaults (60 s to connect, 30 s for a pooled connection, no statement limit).
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_pool_overflow: int = Field(default=10, ge=0, le=200)
+    db_pool_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    db_connect_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    db_statement_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     # HS256 signing secret, at least 32 bytes. Production refuses to start without a good one;
     # demo generates a random one per start when unset.
     jwt_secret: SecretStr | None = None
@@ -72,6 +81,16 @@ class Settings(BaseSettings):
         if value not in (2, 5, 10, 30):
             raise ValueError("must be one of 2, 5, 10, 30")
         return value
+
+    @property
+    def pool_limits(self) -> PoolLimits:
+        return PoolLimits(
+            size=self.db_pool_size,
+            overflow=self.db_pool_overflow,
+            checkout_timeout_s=self.db_pool_timeout_s,
+            connect_timeout_s=self.db_connect_timeout_s,
+            statement_timeout_s=self.db_statement_timeout_s,
+        )
 
     @property
     def is_sqlite(self) -> bool:

@@ -69,7 +69,8 @@ def register(demo: bool) -> None:
     async def guards_page(request: Request, account: int = 0) -> None:
         live = live_page(request, "/guards")
         queries, viewer = live.runtime.queries, live.principal.viewer
-        states = (await queries.account_guards(viewer)).model.accounts
+        listed = await live.initial(lambda: queries.account_guards(viewer), None)
+        states = listed.model.accounts if listed is not None else []
         names = {s.account_id: f"{s.name} ({s.broker_login})" for s in states}
         selected = account if account in names else (states[0].account_id if states else 0)
         gauges: dict[int, tuple[Gauge, Gauge, ui.label]] = {}

@@ -7,12 +7,10 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import ui
 
-from dashboard.domain.enums import Role
-
 
 def register() -> None:
     @ui.page("/")
     async def home(request: Request) -> RedirectResponse:
         principal = request.state.principal
-        target = "/risk" if principal.role in (Role.RISK, Role.ADMIN) else "/reconciliation"
+        target = "/risk" if principal.role.sees_all else "/reconciliation"
         return RedirectResponse(target, status_code=303)

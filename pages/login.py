@@ -14,6 +14,8 @@ from nicegui import ui
 
 from components.frame import PRODUCT
 from dashboard.auth.web import safe_next, session_token
+from dashboard.db.outage import DatabaseUnavailable
+from dashboard.runtime import NotReady, current_runtime
 from dashboard.services.errors import Unauthenticated
 
 MESSAGES = {
@@ -21,22 +23,22 @@ MESSAGES = {
     "throttled": "Too many failed attempts. Try again in a few minutes.",
     "expired": "Your session ended. Please log in again.",
     "logged_out": "You are logged out.",
+    "unavailable": "The service is temporarily unavailable. Please try again in a minute.",
+    "starting": "The service is starting. Please try again in a few seconds.",
 }
 
 
 def register(demo: bool) -> None:
     @ui.page("/login")
     async def login(request: Request, next: str = "", error: str = "") -> RedirectResponse | None:
-        from dashboard.app import get_runtime
-
         target = safe_next(next)
         token = session_token(request)
         if token:
             try:
-                await get_runtime().auth.principal(token)
+                await current_runtime().auth.principal(token)
                 return RedirectResponse(target, status_code=303)
-            except Unauthenticated:
-                pass
+            except (Unauthenticated, NotReady, DatabaseUnavailable):
+                pass  # show the form
         ui.page_title(f"Log in · {PRODUCT}")
         message = MESSAGES.get(error, "")
         error_html = (

@@ -82,7 +82,8 @@ def register(demo: bool) -> None:
     async def positions_page(request: Request) -> None:
         live = live_page(request, "/positions")
         queries, viewer = live.runtime.queries, live.principal.viewer
-        accounts = (await queries.list_accounts(viewer)).model.accounts
+        listed = await live.initial(lambda: queries.list_accounts(viewer), None)
+        accounts = listed.model.accounts if listed is not None else []
         account_names = {a.id: f"{a.name} ({a.broker_login})" for a in accounts}
         with frame("Open positions", live, demo=demo):
             with ui.row().classes("w-full items-end gap-3 flex-wrap"):

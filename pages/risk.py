@@ -11,7 +11,6 @@ from nicegui import ui
 from components.frame import frame
 from components.gauge import Gauge
 from components.live import live_page
-from dashboard.domain.enums import Role
 
 LEVEL_FILTERS = {"all": "All", "warning": "Warning+", "critical": "Critical"}
 
@@ -22,7 +21,7 @@ def register(demo: bool) -> None:
         live = live_page(request, "/risk")
         queries, viewer = live.runtime.queries, live.principal.viewer
         with frame("Risk wall", live, demo=demo):
-            if live.principal.role not in (Role.RISK, Role.ADMIN):
+            if not live.principal.role.sees_all:
                 ui.label("The risk wall is for risk and admin users.").classes("text-lg").mark("forbidden")
                 return
             with ui.row().classes("items-center gap-3 w-full flex-wrap"):

@@ -48,7 +48,7 @@ def run_cli(
 
 @contextmanager
 def running_app(*args: str, log_path: Path, startup_timeout: float = 90, **env: str) -> Iterator[str]:
-    """Yield the base URL of `python -m dashboard run ARGS` once /health answers."""
+    """Yield the base URL of `python -m dashboard run ARGS` once it is ready (`/health/ready`)."""
     port = free_port()
     env.setdefault("DASHBOARD_PORT", str(port))
     base = f"http://127.0.0.1:{env['DASHBOARD_PORT']}"
@@ -66,7 +66,7 @@ def running_app(*args: str, log_path: Path, startup_timeout: float = 90, **env: 
                 if proc.poll() is not None:
                     raise RuntimeError(f"app exited with {proc.returncode}:\n{log_path.read_text()}")
                 try:
-                    if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
                         break
                 except httpx.HTTPError:
                     pass

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from dashboard.domain.enums import Role
+from dashboard.schemas.common import StrictInput
 from dashboard.schemas.guards import AccountGuardList, MarketGuardList
 
 
@@ -16,16 +17,12 @@ class ErrorOut(BaseModel):
     field: str | None = None
 
 
-class LoginIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class LoginIn(StrictInput):
     email: Annotated[str, Field(min_length=3, max_length=254)]
     password: Annotated[str, Field(min_length=1, max_length=1024)]
 
 
-class RefreshIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RefreshIn(StrictInput):
     refresh_token: Annotated[str, Field(min_length=10, max_length=4096)]
 
 

@@ -21,9 +21,10 @@ from dashboard.auth.tokens import IssuedToken, TokenClaims, TokenError, TokenSer
 from dashboard.cache.cache import QueryCache
 from dashboard.cache.keys import cache_key
 from dashboard.db.models import AuditLog, RefreshToken, User
+from dashboard.db.outage import DatabaseUnavailable
 from dashboard.db.session import Database
 from dashboard.domain.enums import Role
-from dashboard.schemas.common import ReadModel
+from dashboard.schemas.common import ReadModel, printable
 from dashboard.services.audit import AuditAction, audit
 from dashboard.services.errors import NotFound, TooManyAttempts, Unauthenticated
 from dashboard.services.users import AUTH_FAMILY, auth_touched
@@ -52,6 +53,8 @@ class Principal:
     role: Role
     session_version: int
     expires_at: datetime
+    # False only while the database is unreachable: the token was checked, the user state was not.
+    verified: bool = True
 
     @property
     def viewer(self) -> Viewer:
@@ -112,13 +115,34 @@ class AuthService:
         except NotFound:
             return None
 
-    async def principal(self, access_token: str, *, now: datetime | None = None) -> Principal:
-        """The user behind a valid, unrevoked access token, or `Unauthenticated`."""
+    async def principal(
+        self, access_token: str, *, now: datetime | None = None, tolerate_outage: bool = False
+    ) -> Principal:
+        """The user behind a valid, unrevoked access token, or `Unauthenticated`.
+
+        With the database unreachable and no cached state, `DatabaseUnavailable` propagates (the
+        API answers 503), unless `tolerate_outage`: pages then trust the signed, unexpired token
+        alone (`verified=False`) and show only what the cache still holds. Nothing can revoke a
+        session during the outage, since revoking is itself a database write.
+        """
         try:
             claims = self.tokens.decode(access_token, TokenType.ACCESS, now=now)
         except TokenError:
             raise Unauthenticated(GENERIC_TOKEN_ERROR) from None
-        state = await self.auth_state(claims.user_id)
+        try:
+            state = await self.auth_state(claims.user_id)
+        except DatabaseUnavailable:
+            if not tolerate_outage:
+                raise
+            return Principal(
+                user_id=claims.user_id,
+                email="",
+                display_name=f"user {claims.user_id}",
+                role=claims.role,
+                session_version=claims.session_version,
+                expires_at=claims.expires_at,
+                verified=False,
+            )
         if not _current(state, claims):
             raise Unauthenticated(GENERIC_TOKEN_ERROR)
         assert state is not None
@@ -179,6 +203,9 @@ class AuthService:
     async def _authenticate(
         self, email: str, password: str, client_addr: str | None
     ) -> tuple[User, datetime]:
+        if not printable(email) or not printable(password):
+            # Never reaches the database (PostgreSQL refuses NUL) nor the audit log.
+            raise Unauthenticated(GENERIC_LOGIN_ERROR)
         address = email.strip().lower()[:254]
         now = datetime.now(UTC)
         # Throttle before the hash runs: a locked-out guesser costs us one indexed count, not 100 ms.

@@ -1,52 +1,34 @@
-"""Browser sessions: the HttpOnly cookie, the `next` parameter, and the guard every request passes.
+"""Browser sessions: the HttpOnly cookie, the `next` parameter and the same-origin rule.
 
 - The session JWT lives only in an HttpOnly, SameSite=Lax cookie (`__Host-` prefixed and Secure
   when served over HTTPS), never in a URL or in localStorage.
-- `SessionGuard` sends a page request without a valid session to `/login?next=...` and an `/api`
-  request without credentials to 401. It does not authenticate the NiceGUI socket (a refused
-  reconnect leaves a popup that never clears); pages re-check the session on every tick instead.
-- `OriginGuard` refuses cross-origin socket and state-changing requests: the socket accepts only
-  our own origin.
+- The guards that apply these to every page request live in `dashboard.web.guards`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
-from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
-
-from dashboard.services.errors import Unauthenticated
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
 
 COOKIE = "tb_session"
 SECURE_COOKIE = "__Host-tb_session"
 DEFAULT_NEXT = "/reconciliation"
 
-PUBLIC_PREFIXES = (
-    "/login",
-    "/auth/session",
-    "/_nicegui",
-    "/health",
-    "/docs",
-    "/redoc",
-    "/openapi.json",
-    "/favicon.ico",
-    "/api/v1/auth/login",
-    "/api/v1/auth/refresh",
-    "/api/v1/ping",
-)
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# The API (`/api`, `/health`, `/docs`) is served in front of the pages and never reaches here.
+PUBLIC_PREFIXES = ("/login", "/auth/session", "/_nicegui", "/favicon.ico")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def is_https(connection: HTTPConnection) -> bool:
     forwarded = connection.headers.get("x-forwarded-proto", "")
     return connection.url.scheme in ("https", "wss") or forwarded.split(",")[0].strip() == "https"
+
+
+def client_addr(connection: HTTPConnection) -> str | None:
+    """The peer's address (login throttling and the audit log key on it)."""
+    return connection.client.host if connection.client else None
 
 
 def session_token(connection: HTTPConnection) -> str | None:
@@ -93,67 +75,3 @@ def same_origin(connection: HTTPConnection) -> bool:
     if origin is None:
         return True
     return urlsplit(origin).netloc == connection.headers.get("host", "")
-
-
-class SessionGuard:
-    """Pages need a valid session cookie; `/api` needs a bearer token or the cookie."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_public(scope["path"]):
-            await self.app(scope, receive, send)
-            return
-        request = Request(scope)
-        if scope["path"].startswith("/api/"):
-            if request.headers.get("authorization") or session_token(request):
-                await self.app(scope, receive, send)
-                return
-            response: Response = JSONResponse(
-                {"detail": "authentication required", "field": None},
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-            await response(scope, receive, send)
-            return
-        runtime = getattr(request.app.state, "runtime", None)
-        token = session_token(request)
-        principal = None
-        if runtime is not None and token:
-            try:
-                principal = await runtime.auth.principal(token)
-            except Unauthenticated:
-                principal = None
-        if principal is None:
-            target = scope["path"] + (
-                f"?{scope['query_string'].decode()}" if scope.get("query_string") else ""
-            )
-            response = RedirectResponse(f"/login?next={quote(safe_next(target), safe='')}", status_code=303)
-            if token:
-                clear_session_cookie(response)
-            await response(scope, receive, send)
-            return
-        scope.setdefault("state", {})["principal"] = principal
-        scope["state"]["session_token"] = token
-        await self.app(scope, receive, send)
-
-
-class OriginGuard:
-    """Refuse cross-origin websocket/socket.io connections and cross-origin unsafe requests."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket"):
-            connection = HTTPConnection(scope)
-            socket = scope["path"].startswith("/_nicegui_ws") or scope["type"] == "websocket"
-            unsafe = scope["type"] == "http" and scope.get("method", "GET") not in ("GET", "HEAD", "OPTIONS")
-            if (socket or unsafe) and not same_origin(connection):
-                if scope["type"] == "websocket":
-                    await send({"type": "websocket.close", "code": 1008})
-                    return
-                await PlainTextResponse("cross-origin request refused", status_code=403)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)

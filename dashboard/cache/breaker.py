@@ -1,8 +1,13 @@
-"""A circuit breaker for Redis: after a failure, stop asking for a while, then try once.
+"""A circuit breaker for Redis: after a failure, stop asking until a probe says it is back.
 
 Why: with Redis down every request would otherwise pay the socket timeout; with the breaker open,
-reads go straight to the in-process tier and the database. The outage is logged once when the
-breaker opens and once when Redis answers again, not per request.
+reads go straight to the in-process tier and the database. Readers never act as the trial call:
+a background probe (see `RedisTier`) asks Redis every fraction of a second and closes the breaker,
+so recovery is noticed within about a second and nobody's request pays for the probing. The outage
+is logged once when the breaker opens and once when it closes, never per request.
+
+A dropped connection is not an outage: redis-py retries it once on a fresh connection before any
+error reaches the breaker.
 """
 
 from __future__ import annotations
@@ -18,70 +23,45 @@ log = logging.getLogger("dashboard.cache")
 class BreakerState(StrEnum):
     CLOSED = "closed"
     OPEN = "open"
-    HALF_OPEN = "half-open"
 
 
 class CircuitBreaker:
-    def __init__(
-        self,
-        *,
-        failure_threshold: int = 1,
-        cooldown_s: float = 1.0,
-        max_cooldown_s: float = 15.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.failure_threshold = failure_threshold
-        self.base_cooldown_s = cooldown_s
-        self.max_cooldown_s = max_cooldown_s
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._failures = 0
-        self._cooldown_s = cooldown_s
         self._opened_at: float | None = None
-        self._trial_running = False
         self.outages = 0
 
     @property
     def state(self) -> BreakerState:
-        if self._opened_at is None:
-            return BreakerState.CLOSED
-        if self._clock() - self._opened_at >= self._cooldown_s:
-            return BreakerState.HALF_OPEN
-        return BreakerState.OPEN
+        return BreakerState.CLOSED if self._opened_at is None else BreakerState.OPEN
+
+    @property
+    def open_for_s(self) -> float:
+        """How long the current outage has lasted (0 when closed)."""
+        return 0.0 if self._opened_at is None else self._clock() - self._opened_at
 
     def allow(self) -> bool:
-        """May a call go to Redis now? In half-open state exactly one trial call is let through."""
-        state = self.state
-        if state is BreakerState.CLOSED:
-            return True
-        if state is BreakerState.HALF_OPEN and not self._trial_running:
-            self._trial_running = True
-            return True
-        return False
+        """May a call go to Redis now?"""
+        return self._opened_at is None
 
-    def success(self) -> bool:
-        """Record a successful call; True when this ends an outage (the caller resynchronises)."""
-        recovered = self._opened_at is not None
-        self._failures = 0
-        self._trial_running = False
-        if recovered:
-            self._opened_at = None
-            self._cooldown_s = self.base_cooldown_s
-            log.warning("redis is reachable again; shared cache tier restored")
-        return recovered
-
-    def failure(self, error: BaseException) -> None:
-        self._trial_running = False
+    def failure(self, error: BaseException) -> bool:
+        """Record a failed call; True when this opens the breaker (the caller starts probing)."""
         if self._opened_at is not None:
-            # A failed trial: stay open, back off further.
-            self._opened_at = self._clock()
-            self._cooldown_s = min(self._cooldown_s * 2, self.max_cooldown_s)
-            return
-        self._failures += 1
-        if self._failures >= self.failure_threshold:
-            self._opened_at = self._clock()
-            self.outages += 1
-            log.warning(
-                "redis unavailable (%s: %s); serving from the in-process tier and the database",
-                type(error).__name__,
-                error,
-            )
+            return False
+        self._opened_at = self._clock()
+        self.outages += 1
+        log.warning(
+            "redis unavailable (%s: %s); serving from the in-process tier and the database",
+            type(error).__name__,
+            str(error).splitlines()[0] if str(error) else "",
+        )
+        return True
+
+    def close(self) -> bool:
+        """A probe succeeded and the caller has resynchronised; True when this ends an outage."""
+        if self._opened_at is None:
+            return False
+        lasted = self._clock() - self._opened_at
+        self._opened_at = None
+        log.warning("redis is reachable again after %.1f s; shared cache tier restored", lasted)
+        return True

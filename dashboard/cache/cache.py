@@ -9,7 +9,11 @@ Write path (`invalidate`): drop the local entries at once, bump the generation c
 touched (family, scope) pairs in Redis and publish them, so every process drops its copy.
 Values carry the generations they were loaded under, so a value loaded before a write can never
 be served after it. With Redis unreachable everything still works from the in-process tier and
-the database; invalidations made meanwhile are replayed when Redis answers again.
+the database; invalidations made meanwhile are kept (in memory and in the database) and replayed
+before any process trusts Redis again.
+
+Database down: a read that finds no fresh value in any tier gets the last value this process
+saw (`outage_serves`); only when there is none does `DatabaseUnavailable` reach the caller.
 """
 
 from __future__ import annotations
@@ -19,9 +23,9 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -36,6 +40,7 @@ from dashboard.cache.redis_tier import (
     RedisUnavailable,
     decode_invalidation,
 )
+from dashboard.db.outage import DatabaseUnavailable
 from dashboard.services.ingestion.common import Touched
 from dashboard.settings import Settings
 
@@ -47,9 +52,26 @@ M = TypeVar("M", bound=BaseModel)
 __all__ = ["CacheConfig", "CachedValue", "QueryCache"]
 
 
-# Session state is also changed by the CLI (disable, set-role), a process that can reach this one
-# only through Redis; without Redis the TTL bounds how late such a change is seen.
-DEFAULT_FAMILY_TTLS = {"auth": 1.0}
+# Shared-tier freshness per family. Every change of a user's session state (logout, disable,
+# role or password change) bumps that user's `auth` generation, so the shared copy may live for
+# minutes: a short TTL reloaded every user's state from the database every second, in every
+# process, for nothing (the largest share of the database work per cached read).
+SHARED_FAMILY_TTLS = {"auth": 600.0}
+# Without Redis the CLI's session changes cannot reach this process; the TTL bounds how late they
+# are seen.
+LOCAL_ONLY_FAMILY_TTLS = {"auth": 1.0}
+
+
+class PendingStore(Protocol):
+    """Where invalidations that could not reach Redis are kept until they can (the database)."""
+
+    async def save(self, items: Iterable[InvalidationItem]) -> None: ...
+
+    async def load(self) -> tuple[int, set[InvalidationItem]]:
+        """(the highest row id, every pending item); (0, set()) when there is none."""
+        ...
+
+    async def forget(self, up_to_id: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -82,12 +104,20 @@ class CacheConfig:
         )
 
     def ttl(self, family: str) -> float:
-        return self.ttl_overrides.get(family, DEFAULT_FAMILY_TTLS.get(family, self.ttl_s))
+        """Freshness in the shared (Redis) tier."""
+        return self.ttl_overrides.get(family, SHARED_FAMILY_TTLS.get(family, self.ttl_s))
+
+    def local_only_ttl(self, family: str) -> float:
+        """Freshness in the in-process tier when there is no Redis (this process sees all writes)."""
+        return self.ttl_overrides.get(family, LOCAL_ONLY_FAMILY_TTLS.get(family, self.ttl_s))
 
 
 class QueryCache:
-    def __init__(self, config: CacheConfig | None = None) -> None:
+    def __init__(
+        self, config: CacheConfig | None = None, *, pending_store: PendingStore | None = None
+    ) -> None:
         self.config = config or CacheConfig()
+        self.pending_store = pending_store
         self.origin = secrets.token_hex(6)
         self.metrics = CacheMetrics()
         self.local = LocalTier(
@@ -100,7 +130,7 @@ class QueryCache:
                 self.config.namespace,
                 timeout_s=self.config.redis_timeout_s,
                 breaker=CircuitBreaker(),
-                on_recover=self._on_recover,
+                on_sync=self._resync,
             )
         self._inflight: dict[CacheKey, asyncio.Task[CachedValue]] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -119,6 +149,9 @@ class QueryCache:
         """Start listening for other processes' invalidations (no-op without Redis)."""
         if self.redis is not None and self._listener is None:
             self._listener = asyncio.create_task(self._listen(), name="cache-invalidation-listener")
+            # Replay what other processes could not deliver before serving anything from Redis.
+            with contextlib.suppress(RedisUnavailable):
+                await self.redis.ensure_synced()
 
     async def wait_subscribed(self, timeout_s: float = 5.0) -> bool:
         """For tests and start-up: wait until the pub/sub subscription is live."""
@@ -174,6 +207,22 @@ class QueryCache:
             task.exception()  # retrieved here so that an unawaited failure is not logged as lost
 
     async def _fill(self, key: CacheKey, loader: Loader) -> CachedValue:
+        try:
+            return await self._fill_tiers(key, loader)
+        except DatabaseUnavailable:
+            # The database is down and no tier holds a fresh value: the last value this process
+            # saw is better than nothing. It carries its `as_of`, so pages show how old it is.
+            stale = self.local.stale(key)
+            if stale is None:
+                raise
+            self.metrics[key.family].outage_serves += 1
+            return stale
+
+    async def _fill_tiers(self, key: CacheKey, loader: Loader) -> CachedValue:
+        if self.redis is not None and not self.redis.synced:
+            # Resynchronising clears the local tier; do it before this load captures its generation.
+            with contextlib.suppress(RedisUnavailable):
+                await self.redis.ensure_synced()
         generation = self.local.generation(key)
         if self.redis is not None:
             try:
@@ -184,7 +233,7 @@ class QueryCache:
         value = await self._load(key, loader)
         # Alone (no Redis) this process sees every write, so the family TTL is safe here; with
         # Redis down, other processes' writes are invisible, so keep it short.
-        ttl = self.config.ttl(key.family) if self.redis is None else self.config.local_ttl_s
+        ttl = self.config.local_only_ttl(key.family) if self.redis is None else self.config.local_ttl_s
         self.local.put(key, value, ttl, generation)
         return value
 
@@ -286,7 +335,14 @@ class QueryCache:
 
     async def _load(self, key: CacheKey, loader: Loader) -> CachedValue:
         self.metrics[key.family].loads += 1
-        model = await loader()
+        try:
+            model = await loader()
+        except DatabaseUnavailable as error:
+            if not error.retryable:
+                raise
+            # A pooled connection died with a restarted server; a read is safe to repeat, and the
+            # pool has already swapped the dead connections out.
+            model = await loader()
         value = CachedValue(model.model_dump_json().encode())
         value._models[type(model)] = model
         return value
@@ -315,22 +371,38 @@ class QueryCache:
         await self._publish(items)
 
     async def _publish(self, items: set[InvalidationItem]) -> None:
-        """Bump the generations in Redis and tell the other processes; if Redis is unavailable,
-        remember the items and replay them when it answers (other processes rely on TTLs meanwhile)."""
+        """Bump the generations in Redis and tell the other processes. If Redis is unavailable the
+        items are kept, in memory and in the database, and replayed before any process trusts
+        Redis again, so an acknowledged write is never hidden by an older value, even when this
+        process dies before Redis comes back."""
         if self.redis is None:
             return
         try:
             await self.redis.bump(self.origin, items)
             self.metrics.invalidations_sent += 1
+            return
         except RedisUnavailable:
             self._pending.update(items)
+        if self.pending_store is not None:
+            try:
+                await self.pending_store.save(items)
+            except Exception as error:  # the write itself committed; memory still holds the items
+                log.warning("could not keep pending cache invalidations in the database (%s)", error)
 
-    async def _on_recover(self) -> None:
-        """Redis answers again: forget local copies and replay the invalidations made meanwhile."""
+    async def _resync(self) -> None:
+        """Before trusting Redis (at start, after an outage): forget local copies and replay every
+        invalidation that could not be delivered, this process's and those other processes left
+        in the database."""
         self.local.clear()
-        if self._pending:
-            items, self._pending = self._pending, set()
-            await self._publish(items)
+        up_to, stored = (0, set()) if self.pending_store is None else await self.pending_store.load()
+        items = self._pending | stored
+        if items:
+            assert self.redis is not None
+            await self.redis.bump(self.origin, items, syncing=True)
+            self.metrics.invalidations_sent += 1
+        self._pending.difference_update(items)
+        if up_to and self.pending_store is not None:
+            await self.pending_store.forget(up_to)
 
     # ---- pub/sub ---------------------------------------------------------------------------
 
@@ -364,7 +436,7 @@ class QueryCache:
                     log.warning("cache invalidation channel lost (%s); retrying", type(error).__name__)
                     logged = True
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, 2.0)
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()

@@ -1,5 +1,8 @@
 """The in-process tier: a bounded LRU of encoded values with a TTL, indexed by (family, scope).
 
+Expired entries are kept until the LRU bounds push them out: during a database outage they are
+the last values this process saw (`stale`). Invalidated entries are dropped at once.
+
 Each entry keeps the bytes (what the API sends) and, decoded at most once, the model (what pages
 use), so a hundred tabs polling one key decode it once per fill, not a hundred times.
 
@@ -63,14 +66,18 @@ class LocalTier:
         return len(self._entries)
 
     def get(self, key: CacheKey) -> CachedValue | None:
+        """The value while it is fresh. An expired entry stays (LRU-bounded) for `stale`."""
         entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if entry.expires_at <= self._clock():
-            self._drop(key)
+        if entry is None or entry.expires_at <= self._clock():
             return None
         self._entries.move_to_end(key)
         return entry.value
+
+    def stale(self, key: CacheKey) -> CachedValue | None:
+        """The last value stored for `key`, fresh or not, unless an invalidation dropped it: what
+        a reader gets when the database is down (it is never a value a write made wrong)."""
+        entry = self._entries.get(key)
+        return entry.value if entry is not None else None
 
     def generation(self, key: CacheKey) -> Generation:
         return self._family_gen[key.family], self._scope_gen[(key.family, key.scope)]

@@ -19,6 +19,8 @@ class FamilyCounters:
     loads: int = 0
     coalesced: int = 0
     stale_serves: int = 0
+    # Database down and no fresh value anywhere: the last value this process saw was served.
+    outage_serves: int = 0
     waits: int = 0
     corrupt: int = 0
     errors: int = 0
@@ -32,6 +34,7 @@ class FamilyMetrics(BaseModel):
     loads: int
     coalesced: int
     stale_serves: int
+    outage_serves: int
     waits: int
     corrupt: int
     errors: int
@@ -62,7 +65,13 @@ class CacheMetrics:
         reports = []
         for family in sorted(self.families):
             counters = self.families[family]
-            hits = counters.local_hits + counters.redis_hits + counters.coalesced + counters.stale_serves
+            hits = (
+                counters.local_hits
+                + counters.redis_hits
+                + counters.coalesced
+                + counters.stale_serves
+                + counters.outage_serves
+            )
             total = hits + counters.misses
             reports.append(
                 FamilyMetrics(

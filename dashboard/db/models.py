@@ -372,3 +372,30 @@ class RefreshToken(Base):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AppMeta(Base):
+    """Facts about this database the app must remember across restarts (e.g. that the demo
+    seed finished): one row per key, written explicitly, never inferred from other tables."""
+
+    __tablename__ = "app_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PendingInvalidation(Base):
+    """A cache invalidation that could not reach Redis when its write committed.
+
+    Kept here (not only in the writing process's memory) so that it survives that process: any
+    process replays these before it trusts Redis again, at start and after a Redis outage.
+    """
+
+    __tablename__ = "cache_pending_invalidations"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    family: Mapped[str] = mapped_column(String(32))
+    # NULL: the whole family (market data belongs to nobody).
+    scope: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

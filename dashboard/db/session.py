@@ -1,4 +1,9 @@
-"""The one way to get a database session: `Database.session()`."""
+"""The one way to get a database session: `Database.session()` (writes) or `read_session()`.
+
+Both turn a database outage into `DatabaseUnavailable` (the API answers 503, pages show stale
+data) and report it through one `OutageMonitor`, so an outage is two log lines, not a traceback
+per request. Anything else (a bug, a constraint) propagates unchanged.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,27 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from dashboard.db.limits import PoolLimits
+from dashboard.db.outage import DatabaseUnavailable, OutageMonitor, is_outage
 
 
 class Database:
-    """Owns the engine and the session factory of one database URL."""
+    """Owns the engine, the session factory and the outage monitor of one database URL."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, limits: PoolLimits | None = None) -> None:
         self.url = url
-        self.engine: AsyncEngine = _make_engine(url, echo=echo)
+        self.outage = OutageMonitor()
+        self.engine: AsyncEngine = _make_engine(url, echo=echo, limits=limits or PoolLimits())
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -27,20 +43,45 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session whose transaction commits on success and rolls back on any error."""
-        async with self._sessions() as session, session.begin():
-            yield session
+        try:
+            async with self._sessions() as session, session.begin():
+                yield session
+        except Exception as error:
+            self._raise_if_outage(error)
+            raise
+        self.outage.succeeded()
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:
         """A session for reads: no commit, closed (and rolled back) at the end."""
-        async with self._sessions() as session:
-            yield session
+        try:
+            async with self._sessions() as session:
+                yield session
+        except Exception as error:
+            self._raise_if_outage(error)
+            raise
+        self.outage.succeeded()
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """A plain connection (health checks, migrations), with the same outage handling."""
+        try:
+            async with self.engine.connect() as connection:
+                yield connection
+        except Exception as error:
+            self._raise_if_outage(error)
+            raise
+        self.outage.succeeded()
+
+    def _raise_if_outage(self, error: Exception) -> None:
+        if not isinstance(error, DatabaseUnavailable) and is_outage(error):
+            raise self.outage.failed(error) from error
 
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
-def _make_engine(url: str, *, echo: bool) -> AsyncEngine:
+def _make_engine(url: str, *, echo: bool, limits: PoolLimits) -> AsyncEngine:
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
     if parsed.get_backend_name() == "sqlite":
@@ -50,9 +91,26 @@ def _make_engine(url: str, *, echo: bool) -> AsyncEngine:
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    # After a PostgreSQL restart a pool without pre-ping fails its next queries (engineering notes).
-    kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
-    return create_async_engine(url, **kwargs)
+    kwargs.update(
+        pool_size=limits.size,
+        max_overflow=limits.overflow,
+        pool_timeout=limits.checkout_timeout_s,
+        connect_args={"timeout": limits.connect_timeout_s, "command_timeout": limits.statement_timeout_s},
+    )
+    engine = create_async_engine(url, **kwargs)
+    # Instead of `pool_pre_ping` (a round trip and a counted transaction on every checkout):
+    # asyncpg knows without asking when the server closed a connection (a restart), so such a
+    # connection is swapped for a fresh one at checkout; readers also retry once on a connection
+    # that died in use (see the cache's loader).
+    event.listen(engine.sync_engine, "checkout", _discard_closed)
+    return engine
+
+
+def _discard_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    driver = getattr(dbapi_connection, "_connection", None)
+    is_closed = getattr(driver, "is_closed", None)
+    if is_closed is not None and is_closed():
+        raise sa_exc.DisconnectionError("connection closed by the server")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -63,3 +121,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+__all__ = ["Database", "DatabaseUnavailable", "PoolLimits"]

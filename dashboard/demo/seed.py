@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dashboard.auth.passwords import hash_password
 from dashboard.db.models import (
     AccountRiskState,
+    AppMeta,
     Base,
     DivergenceIncident,
     EquitySnapshot,
@@ -878,10 +879,17 @@ def scripted_daily_loss(walk: EquityWalk, account: AccountDef) -> list[tuple[Ris
 # --------------------------------------------------------------------------------------------
 
 
+SEED_MARKER = "demo_seed"
+
+
 async def is_seeded(db: Database) -> bool:
-    """Any user exists: the app seeds the demo only into an empty database."""
+    """The seed finished here: an explicit marker, written in the seed's own transaction.
+
+    Not "any user exists": a user created (say with the CLI) before the first seed finished made
+    the demo look seeded forever while it held no data.
+    """
     async with db.read_session() as session:
-        return (await session.execute(select(User.id).limit(1))).first() is not None
+        return await session.get(AppMeta, SEED_MARKER) is not None
 
 
 async def demo_logins(db: Database) -> list[str]:
@@ -892,8 +900,13 @@ async def demo_logins(db: Database) -> list[str]:
 
 
 async def _holds_data(session: AsyncSession) -> bool:
-    for model in (User, TradingAccount, Instrument):
-        if (await session.execute(select(func.count()).select_from(model))).scalar_one():
+    """Accounts, instruments or demo users exist (users of the operator's own do not count)."""
+    for query in (
+        select(func.count()).select_from(TradingAccount),
+        select(func.count()).select_from(Instrument),
+        select(func.count()).select_from(User).where(User.is_demo),
+    ):
+        if (await session.execute(query)).scalar_one():
             return True
     return False
 
@@ -1015,6 +1028,9 @@ async def seed_demo(
             bar.step(account.key)
         await _insert_market(session, market)
         totals["guard_events"] += len(market.guard_rows)
+        await session.merge(
+            AppMeta(key=SEED_MARKER, value=f"seed {seed} at {anchor.isoformat()}", updated_at=anchor)
+        )
         bar.step("market state")
     bar.finish()
     return SeedReport(

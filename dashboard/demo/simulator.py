@@ -36,6 +36,7 @@ from dashboard.db.models import (
     TradingAccount,
     User,
 )
+from dashboard.db.outage import DatabaseUnavailable
 from dashboard.db.session import Database
 from dashboard.demo.fleet import FleetDefinition, derive_rng, load_fleet
 from dashboard.demo.prices import PriceWalker, Quote
@@ -213,6 +214,8 @@ class Simulator:
                     report = await self.tick()
                 except asyncio.CancelledError:
                     raise
+                except DatabaseUnavailable:
+                    self._world = None  # the outage is logged once by the database's monitor
                 except Exception as error:
                     self._world = None
                     message = f"{type(error).__name__}: {error}"

@@ -13,6 +13,16 @@ class Role(StrEnum):
     ADMIN = "admin"
     SERVICE = "service"
 
+    @property
+    def sees_all(self) -> bool:
+        """Risk and admin see (and watch over) every account; a trader only their own."""
+        return self in (Role.RISK, Role.ADMIN)
+
+    @property
+    def reads(self) -> bool:
+        """People read the dashboard; service accounts only write (ingestion)."""
+        return self is not Role.SERVICE
+
 
 class Side(StrEnum):
     BUY = "buy"

@@ -10,6 +10,11 @@ from dataclasses import dataclass
 
 from dashboard.domain.enums import Role
 
+#: Roles that read people's data (every role but `service`).
+READ_ROLES = frozenset(role for role in Role if role.reads)
+#: Roles that see every account (risk and admin).
+SEES_ALL_ROLES = frozenset(role for role in Role if role.sees_all)
+
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
@@ -18,7 +23,7 @@ class Viewer:
 
     @property
     def sees_all(self) -> bool:
-        return self.role in (Role.RISK, Role.ADMIN)
+        return self.role.sees_all
 
     @property
     def scope(self) -> str:

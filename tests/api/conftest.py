@@ -15,7 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from dashboard.api.router import mount_api
+from dashboard.api.router import build_api
 from dashboard.auth.passwords import hash_password
 from dashboard.auth.tokens import TokenService, TokenType
 from dashboard.cache.cache import CacheConfig, QueryCache
@@ -106,18 +106,21 @@ async def build_world(db: Database) -> World:
 
 
 def make_runtime(db: Database, cache: QueryCache | None = None, **settings: Any) -> Runtime:
+    """A runtime as the app builds it, ready to serve (migrated, nothing to seed)."""
     config = Settings(jwt_secret=SECRET, database_url="sqlite+aiosqlite:///unused", **settings)
-    return Runtime(
+    runtime = Runtime(
         settings=config,
         database=db,
         cache=cache or QueryCache(CacheConfig()),
         tokens=TokenService(SECRET, access_ttl=timedelta(minutes=15), refresh_ttl=timedelta(days=7)),
     )
+    runtime.readiness.migrated = runtime.readiness.seeded = True
+    return runtime
 
 
 def make_app(runtime: Runtime) -> FastAPI:
-    app = FastAPI()
-    mount_api(app)
+    """The production API app (`build_api`), serving `runtime` (several may live in one test)."""
+    app = build_api()
     app.state.runtime = runtime
     return app
 
@@ -157,9 +160,11 @@ async def api(database: Database) -> AsyncIterator[Api]:
     world = await build_world(database)
     runtime = make_runtime(database)
     app = make_app(runtime)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-        yield Api(client, runtime, world)
-    await runtime.cache.close()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            yield Api(client, runtime, world)
+    finally:
+        await runtime.cache.close()
 
 
 __all__ = ["PASSWORD", "SECRET", "Api", "World", "build_world", "make_app", "make_runtime"]

@@ -55,6 +55,6 @@ def test_next_is_only_ever_one_of_our_pages(value: str | None, expected: str) ->
 
 
 def test_public_paths() -> None:
-    assert is_public("/login") and is_public("/_nicegui_ws/socket.io/") and is_public("/health")
-    assert is_public("/api/v1/auth/login") and not is_public("/api/v1/positions")
+    """What a page request may reach without a session (the API never reaches the page guards)."""
+    assert is_public("/login") and is_public("/_nicegui_ws/socket.io/") and is_public("/auth/session")
     assert not is_public("/loginx") and not is_public("/reconciliation") and not is_public("/")

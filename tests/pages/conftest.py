@@ -4,6 +4,7 @@ and B, risk, admin, service), logged in through the real login form endpoint."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from nicegui.testing import User
 
 from dashboard.db.migrate import upgrade
 from dashboard.db.session import Database
+from dashboard.runtime import NotReady, current_runtime
 from tests.api.conftest import PASSWORD, SECRET, World, build_world
 
 
@@ -47,4 +49,14 @@ class Web:
 
 @pytest.fixture
 async def web(page_world: World, user: User) -> Web:
+    """The simulated user, once the app is ready (start-up runs in the background, as in production)."""
+    for _ in range(500):
+        try:
+            if current_runtime().readiness.ready:
+                break
+        except NotReady:
+            pass
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the app did not become ready")
     return Web(user, page_world)

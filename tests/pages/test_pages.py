@@ -7,11 +7,13 @@ import csv
 import io
 from datetime import timedelta
 
+import httpx
 import pytest
 from nicegui import ui
 from sqlalchemy import select
 
-from dashboard.app import get_runtime
+from dashboard.runtime import current_runtime
+from dashboard.api.router import build_api
 from dashboard.db.models import AuditLog, GuardEvent
 from dashboard.services.ingestion.equity import record_equity
 from tests.factories import T0
@@ -95,7 +97,7 @@ async def test_guards_trader_sees_own_gauges_and_can_acknowledge(web: Web) -> No
     await web.user.open("/guards")
     await web.see(f"dd-gauge-{own}")
     await web.user.should_not_see(marker=f"dd-gauge-{other}")
-    runtime = get_runtime()
+    runtime = current_runtime()
     async with runtime.database.read_session() as s:
         event_id = (
             (await s.execute(select(GuardEvent.id).where(GuardEvent.account_id == own))).scalars().first()
@@ -123,7 +125,7 @@ async def test_logout_elsewhere_ends_this_page_within_a_tick(web: Web) -> None:
     await web.login("a")
     await web.user.open("/reconciliation")
     await web.see("total-syncs", "1")
-    runtime = get_runtime()
+    runtime = current_runtime()
     principal = await runtime.auth.principal(web.user.http_client.cookies["tb_session"])
     await runtime.auth.logout(principal, None)  # "another tab" logs out
     await web.see("login-form", retries=100)
@@ -153,7 +155,7 @@ async def test_refresh_choice_is_remembered_per_user(web: Web) -> None:
 async def test_stale_banner_appears_and_clears_by_itself(web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
     await fast_refresh(web, "a")
     await web.login("a")
-    runtime = get_runtime()
+    runtime = current_runtime()
     original = runtime.queries.reconciliation_status
 
     async def down(*args: object, **kwargs: object) -> object:
@@ -181,7 +183,7 @@ async def test_a_level_change_raises_a_toast(web: Web) -> None:
     await web.user.open("/guards")
     await web.see(f"dd-gauge-{web.world.account['a']}")
     await web.user.should_see("level warning", retries=60)
-    runtime = get_runtime()
+    runtime = current_runtime()
     result = await record_equity(
         runtime.database,
         {
@@ -195,23 +197,41 @@ async def test_a_level_change_raises_a_toast(web: Web) -> None:
     await web.user.should_see("drawdown warning → critical", retries=80)
 
 
+def served_together() -> httpx.AsyncClient:
+    """The API in front of the pages, as `serve()` assembles them (`ui.run_with(api, "/")`)."""
+    from nicegui import app as pages
+
+    front = build_api()
+    front.mount("/", pages)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=front), base_url="http://test")
+
+
 async def test_socket_and_cookie_writes_accept_only_our_origin(web: Web) -> None:
     client = web.user.http_client
     socket = "/_nicegui_ws/socket.io/?EIO=4&transport=polling"
     assert (await client.get(socket, headers={"Origin": "http://evil.example"})).status_code == 403
     assert (await client.get(socket, headers={"Origin": "http://test"})).status_code != 403
     await web.login("a")
-    evil = await client.post("/api/v1/auth/logout", headers={"Origin": "http://evil.example"})
-    assert evil.status_code == 403
-    mine = await client.post("/api/v1/auth/logout", headers={"Origin": "http://test"})
-    assert mine.status_code == 204  # the cookie session logs out through the API from our origin
+    async with served_together() as both:
+        both.cookies = client.cookies
+        evil = await both.post("/api/v1/auth/logout", headers={"Origin": "http://evil.example"})
+        assert evil.status_code == 403
+        mine = await both.post("/api/v1/auth/logout", headers={"Origin": "http://test"})
+        assert mine.status_code == 204  # the cookie session logs out through the API from our origin
     await web.user.open("/reconciliation")
     await web.see("login-form")
 
 
-async def test_api_without_credentials_is_401_not_a_redirect(web: Web) -> None:
-    response = await web.user.http_client.get("/api/v1/positions")
-    assert response.status_code == 401 and response.json()["detail"] == "authentication required"
+async def test_the_api_answers_in_front_of_the_pages(web: Web) -> None:
+    async with served_together() as both:
+        anonymous = await both.get("/api/v1/positions")
+        unknown = await both.get("/api/v1/no-such-thing")
+        page = await both.get("/reconciliation")
+        ready = await both.get("/health/ready")
+    assert anonymous.status_code == 401 and anonymous.json()["detail"] == "authentication required"
+    assert unknown.status_code == 404 and unknown.json()["field"] is None  # JSON, never a page
+    assert page.status_code == 303 and page.headers["location"].startswith("/login")  # pages behind
+    assert ready.status_code == 200 and ready.json() == {"ready": True, "reasons": []}
 
 
 async def test_a_paused_tab_still_leaves_when_its_session_ends(web: Web) -> None:
@@ -220,7 +240,7 @@ async def test_a_paused_tab_still_leaves_when_its_session_ends(web: Web) -> None
     await web.see("total-syncs", "1")
     web.user.find(marker="refresh-select").click()
     web.user.find("pause").click()
-    runtime = get_runtime()
+    runtime = current_runtime()
     timers = [t for t in web.user.client.elements.values() if isinstance(t, ui.timer) and t.active]
     live_timer = next(t for t in timers if t.interval == 30)  # paused: the session check goes on
     principal = await runtime.auth.principal(web.user.http_client.cookies["tb_session"])

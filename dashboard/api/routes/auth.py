@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Response
 
-from fastapi import APIRouter, Depends, Response
-
-from dashboard.api.deps import PrincipalDep, RuntimeDep, client_addr
+from dashboard.api.deps import ClientAddr, PrincipalDep, RuntimeDep
 from dashboard.api.schemas import ErrorOut, LoginIn, MeOut, RefreshIn, TokenOut
 from dashboard.auth.sessions import TokenPair
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-
-ClientAddr = Annotated[str | None, Depends(client_addr)]
 
 
 def _tokens(pair: TokenPair) -> TokenOut:

@@ -7,12 +7,12 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import AwareDatetime
 
 from dashboard.api.deps import RiskDep, RuntimeDep, ViewerDep
 from dashboard.api.schemas import ErrorOut, GuardStatus
 from dashboard.domain.enums import GuardType, Level, Side
 from dashboard.schemas.accounts import AccountList
+from dashboard.schemas.common import UtcTimestamp
 from dashboard.schemas.guards import AccountGuardList, EquityCurve, GuardEventList
 from dashboard.schemas.positions import PositionList, PositionView
 from dashboard.schemas.reconciliation import DivergenceTimeline, ReconciliationStatus
@@ -60,8 +60,8 @@ async def reconciliation_status(runtime: RuntimeDep, viewer: ViewerDep) -> Respo
 async def reconciliation_timeline(
     runtime: RuntimeDep,
     viewer: ViewerDep,
-    since: Annotated[AwareDatetime | None, Query(description="inclusive; default: until - 24 h")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="exclusive; default: now")] = None,
+    since: Annotated[UtcTimestamp | None, Query(description="inclusive; default: until - 24 h")] = None,
+    until: Annotated[UtcTimestamp | None, Query(description="exclusive; default: now")] = None,
     account_id: OptionalId = None,
     limit: Annotated[int, Query(ge=1, le=50_000)] = 5000,
 ) -> Response:
@@ -110,7 +110,7 @@ async def guard_events(
     account_id: OptionalId = None,
     guard_type: GuardType | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    since: AwareDatetime | None = None,
+    since: UtcTimestamp | None = None,
 ) -> Response:
     """Guard events newest first: your accounts' drawdown and daily-loss events and the market events."""
     cached = await runtime.queries.guard_events(
@@ -131,8 +131,8 @@ async def equity(
     runtime: RuntimeDep,
     viewer: ViewerDep,
     account_id: Id,
-    since: Annotated[AwareDatetime | None, Query(description="default: until - 24 h")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="default: now")] = None,
+    since: Annotated[UtcTimestamp | None, Query(description="default: until - 24 h")] = None,
+    until: Annotated[UtcTimestamp | None, Query(description="default: now")] = None,
     max_points: Annotated[int, Query(ge=2, le=100_000)] = 2000,
 ) -> Response:
     """The equity curve with the high-water mark and drawdown at every point (downsampled to

@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
 
 from dashboard.domain.enums import DealReason, Side, SyncEventType
+from dashboard.schemas.common import StrictInput, in_range_utc
 from dashboard.services.errors import InvalidInput
 
 # A bridge clock may run a little ahead; a timestamp further in the future is a bug or an attack,
@@ -23,7 +24,7 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)
 def _aware_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("timestamp must carry a UTC offset (ISO 8601 with Z or +hh:mm)")
-    value = value.astimezone(UTC)
+    value = in_range_utc(value)
     if value > datetime.now(UTC) + MAX_CLOCK_SKEW:
         raise ValueError("timestamp is more than 5 minutes in the future")
     return value
@@ -41,8 +42,8 @@ MAX_POSITIONS_PER_SNAPSHOT = 1000
 MAX_QUOTES_PER_BATCH = 1000
 
 
-class IngestModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+class IngestModel(StrictInput):
+    """Ingest bodies: unknown fields and control characters refused (see `StrictInput`)."""
 
 
 class BrokerPositionIn(IngestModel):
@@ -85,8 +86,12 @@ class SyncSnapshotIn(IngestModel):
     taken_at: AwareDatetime
     duration_ms: Annotated[int, Field(ge=0, le=3_600_000)] = 0
     error: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
-    positions: Annotated[list[BrokerPositionIn], Field(max_length=MAX_POSITIONS_PER_SNAPSHOT)] = []
-    exit_deals: Annotated[list[ExitDealIn], Field(max_length=MAX_POSITIONS_PER_SNAPSHOT)] = []
+    positions: Annotated[list[BrokerPositionIn], Field(max_length=MAX_POSITIONS_PER_SNAPSHOT)] = Field(
+        default_factory=list
+    )
+    exit_deals: Annotated[list[ExitDealIn], Field(max_length=MAX_POSITIONS_PER_SNAPSHOT)] = Field(
+        default_factory=list
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> SyncSnapshotIn:

@@ -1,0 +1,1 @@
+"""The browser side of the service: the guards in front of the NiceGUI pages."""
