@@ -56,7 +56,7 @@ def frame(title: str, live: LivePage, *, demo: bool) -> Iterator[None]:
             with ui.column().classes("gap-0 leading-tight max-sm:hidden"):
                 ui.label(principal.display_name).classes("text-sm").mark("user-name")
                 ui.label(principal.role.value).classes("text-xs opacity-70").mark("user-role")
-            ui.button(icon="logout", on_click=lambda: _logout(live)).props(
+            ui.button(icon="logout", on_click=lambda: live.act(lambda: _logout(live))).props(
                 "flat round dense color=white"
             ).mark("logout").tooltip("Log out everywhere")
     with ui.left_drawer(value=False).classes("bg-slate-100 md:hidden") as drawer:

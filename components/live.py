@@ -136,6 +136,16 @@ class LivePage:
             self.incomplete = True
             return fallback
 
+    async def act(self, action: Callable[[], Awaitable[object]]) -> None:
+        """Run a user's action (a filter change, an acknowledgement, an export): an ended session
+        leaves for the login, a database outage is a short notice, never a traceback."""
+        try:
+            await action()
+        except Unauthenticated:
+            self.end_session()
+        except DatabaseUnavailable:
+            ui.notify("The database is unavailable right now; please try again in a moment.", type="warning")
+
     def start(self) -> None:
         # Server time of the latest tick, on a hidden element: lets a load test measure push
         # latency (tick start -> browser) and shows in the DOM how fresh a tab is.

@@ -93,13 +93,13 @@ def register(demo: bool) -> None:
             with ui.card().classes("w-full"):
                 with ui.row().classes("items-center gap-3 w-full"):
                     ui.label("Equity and high-water mark").classes("font-semibold")
-                    chooser = ui.select(names, value=selected or None, on_change=lambda: refresh_now()).props(
-                        "dense"
-                    )
+                    chooser = ui.select(
+                        names, value=selected or None, on_change=lambda: live.act(refresh_now)
+                    ).props("dense")
                     chooser.mark("equity-account")
-                    span = ui.toggle(list(CURVE_WINDOWS), value="24h", on_change=lambda: refresh_now()).props(
-                        "dense"
-                    )
+                    span = ui.toggle(
+                        list(CURVE_WINDOWS), value="24h", on_change=lambda: live.act(refresh_now)
+                    ).props("dense")
                     span.mark("equity-window")
                 curve_plot = (
                     ui.plotly({"data": [], "layout": {"height": 260}}).classes("w-full").mark("equity")
@@ -111,7 +111,7 @@ def register(demo: bool) -> None:
                 events.props("dense flat").mark("guard-events")
                 events.add_slot("body-cell-ack", ACK_SLOT)
                 utc_on_hover(events, "at", "at_utc")
-                events.on("ack", lambda e: acknowledge(int(e.args["id"])))
+                events.on("ack", lambda e: live.act(lambda: acknowledge(int(e.args["id"]))))
                 live.panel("account", lambda: refresh_account())
             with ui.card().classes("w-full"):
                 ui.label("Market guards").classes("font-semibold")

@@ -94,15 +94,14 @@ def register(demo: bool) -> None:
                 side = ui.select({"": "Both sides", "buy": "Buy", "sell": "Sell"}, value="", label="Side")
                 side.classes("min-w-32").mark("filter-side")
                 ui.space()
-                ui.button("Export CSV", icon="download", on_click=lambda: export()).props("outline").mark(
-                    "export"
-                )
+                export_button = ui.button("Export CSV", icon="download", on_click=lambda: live.act(export))
+                export_button.props("outline").mark("export")
             total = ui.label().classes("font-medium").mark("totals")
             table = ui.table(columns=COLUMNS, rows=[], row_key="id", pagination=50).classes("w-full")
             table.props("dense flat").mark("positions")
             table.add_slot("body-cell-profit", PNL_SLOT)
             utc_on_hover(table, "opened", "opened_utc")
-            table.on("rowClick", lambda e: show_detail(e.args[1]["id"]))
+            table.on("rowClick", lambda e: live.act(lambda: show_detail(e.args[1]["id"])))
             live.panel("positions", lambda: refresh())
             for control in (account, symbol, side):
                 control.on_value_change(lambda: refresh_now())

@@ -65,7 +65,8 @@ def register(demo: bool) -> None:
             with ui.card().classes("w-full"):
                 with ui.row().classes("items-center justify-between w-full"):
                     ui.label("Divergence timeline").classes("font-semibold")
-                    window = ui.toggle(list(WINDOWS), value="24h", on_change=lambda: redraw()).props("dense")
+                    window = ui.toggle(list(WINDOWS), value="24h", on_change=lambda: live.act(redraw))
+                    window.props("dense")
                     window.mark("timeline-window")
                 chart = DivergenceTimelineChart()
                 live.panel("timeline", lambda: refresh_timeline(False))

@@ -25,10 +25,12 @@ def register(demo: bool) -> None:
                 ui.label("The risk wall is for risk and admin users.").classes("text-lg").mark("forbidden")
                 return
             with ui.row().classes("items-center gap-3 w-full flex-wrap"):
-                level = ui.toggle(LEVEL_FILTERS, value="all", on_change=lambda: refresh_now()).mark(
+                level = ui.toggle(LEVEL_FILTERS, value="all", on_change=lambda: live.act(refresh_now)).mark(
                     "level-filter"
                 )
-                search = ui.input(placeholder="Filter by account name", on_change=lambda: refresh_now())
+                search = ui.input(
+                    placeholder="Filter by account name", on_change=lambda: live.act(refresh_now)
+                )
                 search.props("dense clearable").classes("w-64").mark("name-filter")
                 summary = ui.label().classes("text-sm opacity-70").mark("wall-summary")
             grid = ui.row().classes("w-full gap-3 flex-wrap").mark("wall")

@@ -23,7 +23,8 @@ from dashboard.cache.cache import CacheConfig, QueryCache
 from dashboard.db.migrate import upgrade
 from dashboard.db.session import Database
 
-pytest_plugins = ["nicegui.testing.user_plugin"]
+# tests.throwaway: private PostgreSQL/Redis servers for tests that stop, freeze or kill them.
+pytest_plugins = ["nicegui.testing.user_plugin", "tests.throwaway"]
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_HOST = os.environ.get("DASHBOARD_TEST_PG_HOST", "127.0.0.1")

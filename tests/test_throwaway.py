@@ -19,8 +19,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tests.throwaway import (
     ThrowawayPostgres,
     ThrowawayRedis,
-    throwaway_postgres_fixture,  # noqa: F401  (registers the throwaway_postgres fixture)
-    throwaway_redis_fixture,  # noqa: F401  (registers the throwaway_redis fixture)
 )
 
 SHARED_PG_PORT = 5432

@@ -613,9 +613,7 @@ class ThrowawayRedis:
 
 
 # ---- pytest fixtures
-# Use them by importing the *_fixture functions into a test module (or a conftest) — pytest registers
-# them under their `name=` — or by listing "tests.throwaway" in pytest_plugins. The functions have
-# other names than the fixtures so that a test's parameter does not shadow the import (ruff F811).
+# Registered for every test through `pytest_plugins` in tests/conftest.py.
 
 
 @pytest.fixture(name="throwaway_postgres")

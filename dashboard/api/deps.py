@@ -1,8 +1,16 @@
-"""Every dependency of the routes, in one place: the runtime, the caller, role checks."""
+"""Every dependency of the routes, in one place: the runtime, the caller, role checks.
+
+Flat on purpose: an authenticated route has exactly one dependency (`Caller`: the runtime and who
+is asking, role already checked) on top of the bearer scheme. Each level of FastAPI dependency
+resolution costs measurable time on the hottest path, the cached reads; and every dependency is
+`async def`, because FastAPI runs a plain `def` one in a worker thread (a thread hop per request
+that cost the cached reads more than the rest of their work together).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -16,9 +24,22 @@ from dashboard.services.errors import Forbidden, Unauthenticated
 from dashboard.services.viewer import READ_ROLES, SEES_ALL_ROLES, Viewer
 
 bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/auth/login")
+BearerHeader = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def get_runtime(request: Request) -> Runtime:
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The runtime serving the request and the authenticated person or bot behind it."""
+
+    runtime: Runtime
+    principal: Principal
+
+    @property
+    def viewer(self) -> Viewer:
+        return self.principal.viewer
+
+
+async def get_runtime(request: Request) -> Runtime:
     """The process's runtime; `NotReady` (503) while it is starting."""
     return serving_runtime(request.app)
 
@@ -26,12 +47,14 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-ClientAddr = Annotated[str | None, Depends(client_addr)]
+async def _client_addr(request: Request) -> str | None:
+    return client_addr(request)
 
 
-async def _credentials(
-    request: Request, header: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> str | None:
+ClientAddr = Annotated[str | None, Depends(_client_addr)]
+
+
+def credentials(request: Request, header: HTTPAuthorizationCredentials | None) -> str | None:
     """The bearer token, or else the browser's session cookie. The cookie counts for a
     state-changing request only from our own origin (SameSite already keeps it off cross-site
     requests; this also refuses a same-site but foreign origin)."""
@@ -43,45 +66,31 @@ async def _credentials(
     return token
 
 
-Credentials = Annotated[str | None, Depends(_credentials)]
+CallerDependency = Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable["Caller"]]
 
 
-async def _principal(runtime: Runtime, token: str | None) -> Principal:
-    if not token:
-        raise Unauthenticated("authentication required")
-    return await runtime.auth.principal(token)
+def caller_with(roles: frozenset[Role] | None) -> CallerDependency:
+    """A dependency: the authenticated caller, refused (403) unless their role is in `roles`."""
+    names = ", ".join(sorted(r.value for r in roles)) if roles is not None else ""
+
+    async def caller(request: Request, header: BearerHeader) -> Caller:
+        runtime = serving_runtime(request.app)
+        token = credentials(request, header)
+        if not token:
+            raise Unauthenticated("authentication required")
+        principal = await runtime.auth.principal(token)
+        if roles is not None and principal.role not in roles:
+            raise Forbidden(f"this endpoint is for {names} users")
+        return Caller(runtime, principal)
+
+    return caller
 
 
-async def current_principal(runtime: RuntimeDep, credentials: Credentials) -> Principal:
-    return await _principal(runtime, credentials)
-
-
-PrincipalDep = Annotated[Principal, Depends(current_principal)]
-
-
-def _check_role(principal: Principal, roles: frozenset[Role]) -> Principal:
-    if principal.role not in roles:
-        names = ", ".join(sorted(r.value for r in roles))
-        raise Forbidden(f"this endpoint is for {names} users")
-    return principal
-
-
-def require_roles(*roles: Role) -> Callable[[Runtime, str | None], Awaitable[Principal]]:
-    allowed = frozenset(roles)
-
-    # Flat on purpose (one dependency, not a chain): each level of FastAPI dependency resolution
-    # costs measurable time on the hottest path, the cached reads.
-    async def check(runtime: RuntimeDep, credentials: Credentials) -> Principal:
-        return _check_role(await _principal(runtime, credentials), allowed)
-
-    return check
-
-
-async def reader(runtime: RuntimeDep, credentials: Credentials) -> Viewer:
-    """The visibility scope of a person reading data (service accounts write, they do not read)."""
-    return _check_role(await _principal(runtime, credentials), READ_ROLES).viewer
-
-
-ViewerDep = Annotated[Viewer, Depends(reader)]
-ServiceDep = Annotated[Principal, Depends(require_roles(Role.SERVICE))]
-RiskDep = Annotated[Principal, Depends(require_roles(*SEES_ALL_ROLES))]
+#: Anyone authenticated (e.g. "who am I", logout).
+AnyCaller = Annotated[Caller, Depends(caller_with(None))]
+#: People reading data: traders (their own accounts), risk and admin (every account).
+Reader = Annotated[Caller, Depends(caller_with(READ_ROLES))]
+#: Risk and admin only.
+RiskReader = Annotated[Caller, Depends(caller_with(SEES_ALL_ROLES))]
+#: The bridge: service accounts ingest, they do not read.
+Service = Annotated[Caller, Depends(caller_with(frozenset({Role.SERVICE})))]

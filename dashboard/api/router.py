@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request
 
-from dashboard.api.body_limits import BodyLimit
+from dashboard.api.body_limits import DEFAULT_LIMIT
 from dashboard.api.errors import register_error_handlers
 from dashboard.api.routes import auth, health, ingest, reads
 from dashboard.services.errors import NotFound
@@ -27,8 +27,8 @@ outage is `503` with `Retry-After`; bodies above the route's limit are `413`."""
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
+    router.include_router(reads.router)  # the hottest routes are matched first
     router.include_router(auth.router)
-    router.include_router(reads.router)
     router.include_router(ingest.router)
     return router
 
@@ -43,10 +43,12 @@ def build_api() -> FastAPI:
         docs_url="/docs",
         redoc_url="/redoc",
         openapi_url="/openapi.json",
+        max_body_size=DEFAULT_LIMIT,
     )
-    # Health and ping first: the cheapest routes are matched first.
-    app.include_router(health.router)
+    # Routes are matched in order: the bare ping first (the benchmark's baseline), the API, health.
+    app.include_router(health.ping_router)
     app.include_router(build_router())
+    app.include_router(health.router)
 
     @app.api_route(
         "/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
@@ -56,5 +58,4 @@ def build_api() -> FastAPI:
         raise NotFound(f"no such endpoint: {request.url.path}")
 
     register_error_handlers(app)
-    app.add_middleware(BodyLimit)
     return app

@@ -362,9 +362,9 @@ class QueryCache:
             items.update((family, f"u{user_id}") for user_id in touched.user_ids)
         return items
 
-    async def invalidate(self, touched: Touched) -> None:
-        """Make a committed write visible to the next read in every process."""
-        items = self.items_for(touched)
+    async def invalidate(self, *touched: Touched) -> None:
+        """Make committed writes visible to the next read in every process (one publish for all)."""
+        items = set().union(*(self.items_for(t) for t in touched))
         if not items:
             return
         self.local.invalidate(items)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import Enum
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -78,9 +78,15 @@ def cache_key(family: str, viewer: Viewer | str, model: type[BaseModel], **param
     """The key of one cached read. `viewer` may be a literal scope (`global`) for data that is the
     same for everybody (market guards)."""
     scope = viewer if isinstance(viewer, str) else viewer.scope
+    return _built(family, scope, model, tuple(sorted(params.items())))
+
+
+@lru_cache(maxsize=8192)
+def _built(family: str, scope: str, model: type[BaseModel], params: tuple[tuple[str, Any], ...]) -> CacheKey:
+    """Keys are rebuilt for every request with the same few parameter sets: remember them."""
     if ":" in family or ":" in scope:
         raise ValueError("family and scope must not contain ':'")
-    return CacheKey(family=family, scope=scope, schema=schema_tag(model), params=encode_params(params))
+    return CacheKey(family=family, scope=scope, schema=schema_tag(model), params=encode_params(dict(params)))
 
 
 def generation_key(namespace: str, family: str, scope: str | None) -> str:

@@ -177,11 +177,11 @@ class Simulator:
         p_close: float = 0.01,
         p_divergence: float = 0.02,
         p_failure: float = 0.005,
-        on_write: Callable[[Touched], Awaitable[None]] | None = None,
+        on_write: Callable[..., Awaitable[None]] | None = None,
     ) -> None:
         self.db = db
-        # Called after every committed write with what it touched: the app passes the cache's
-        # `invalidate`, so pages see a tick's changes on their next read.
+        # Called once per tick with what the tick's committed writes touched: the app passes the
+        # cache's `invalidate`, so pages see a tick's changes on their next read.
         self.on_write = on_write
         self.interval_s = interval_s
         self.fleet = fleet or load_fleet()
@@ -192,10 +192,15 @@ class Simulator:
         self.p_divergence, self.p_failure = p_divergence, p_failure
         self.cadence = timedelta(seconds=self.fleet.syncs.cadence_seconds)
         self._world: World | None = None
+        self._touched: list[Touched] = []
 
     async def _written(self, touched: Touched) -> None:
-        if self.on_write is not None:
-            await self.on_write(touched)
+        """Collect what a tick's writes touched; `tick` reports it once at its end.
+
+        One invalidation per tick, not per write: every account's write touches the all-seeing
+        scope, so ten writes a tick reloaded the risk users' views up to ten times a tick.
+        """
+        self._touched.append(touched)
 
     # ---------------------------------------------------------------- loop
 
@@ -250,15 +255,19 @@ class Simulator:
         step_s = min(MAX_STEP_S, max(0.001, (now - world.last_now).total_seconds()))
         world.last_now = now
         tally = _Tally()
-
-        quotes = await self._quotes(world, now, step_s, tally)
-        for book in world.books:
-            tally.closed += self._broker_exits(world, book, now)
-            tally.opened += await self._maybe_open(world, book, now)
-            await self._equity(world, book, now, tally)
-        for book in world.books:
-            if self._due(book, now):
-                await self._sync(world, book, now, tally)
+        try:
+            quotes = await self._quotes(world, now, step_s, tally)
+            for book in world.books:
+                tally.closed += self._broker_exits(world, book, now)
+                tally.opened += await self._maybe_open(world, book, now)
+                await self._equity(world, book, now, tally)
+            for book in world.books:
+                if self._due(book, now):
+                    await self._sync(world, book, now, tally)
+        finally:  # what committed is made visible even when a later write of the tick failed
+            touched, self._touched = self._touched, []
+            if self.on_write is not None and touched:
+                await self.on_write(*touched)
         return TickReport(
             at=now,
             quotes=quotes,

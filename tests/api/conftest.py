@@ -161,7 +161,8 @@ async def api(database: Database) -> AsyncIterator[Api]:
     runtime = make_runtime(database)
     app = make_app(runtime)
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield Api(client, runtime, world)
     finally:
         await runtime.cache.close()

@@ -7,12 +7,14 @@ import asyncio
 import pytest
 
 from dashboard.cache.keys import cache_key
+from dashboard.db.outage import DatabaseUnavailable
 from dashboard.services.errors import NotFound
 from dashboard.services.ingestion.common import Touched
 from tests.cache.helpers import Box, CountingLoader
 from tests.conftest import CacheFactory
 
 KEY = cache_key("positions", "u1", Box)
+TRADER_WRITE = Touched(user_ids={1}, account_ids={1}, families={"positions"})
 
 
 async def test_miss_then_hit_then_expiry(make_cache: CacheFactory) -> None:
@@ -120,3 +122,39 @@ async def test_undecodable_local_value_is_reloaded(make_cache: CacheFactory) -> 
     result = await cache.get_model(KEY, AccountList, accounts)
     assert result.accounts == []
     assert cache.metrics["positions"].corrupt == 1
+
+
+async def test_database_down_serves_the_last_value_until_a_write_invalidates_it(
+    make_cache: CacheFactory,
+) -> None:
+    cache = make_cache(ttl_s=0.05)  # no Redis: the family TTL is the local TTL
+    loader = CountingLoader(1)
+    assert (await cache.get_model(KEY, Box, loader)).n == 1
+    await asyncio.sleep(0.06)  # expired
+    loader.fail = DatabaseUnavailable("database unavailable")
+    assert (await cache.get_model(KEY, Box, loader)).n == 1  # the last value, not an error
+    assert cache.metrics["positions"].outage_serves == 1
+    await cache.invalidate(TRADER_WRITE)  # a write made it wrong: never served again
+    with pytest.raises(DatabaseUnavailable):
+        await cache.get_model(KEY, Box, loader)
+
+
+async def test_a_read_on_a_connection_that_died_with_a_restart_is_retried_once(
+    make_cache: CacheFactory,
+) -> None:
+    cache = make_cache()
+    loader = CountingLoader(7)
+    original = loader.__call__
+
+    async def fails_once() -> Box:
+        if loader.calls == 0:
+            loader.calls += 1
+            raise DatabaseUnavailable("connection closed", retryable=True)
+        return await original()
+
+    assert (await cache.get_model(KEY, Box, fails_once)).n == 7
+    refused = CountingLoader(1)
+    refused.fail = DatabaseUnavailable("refused")  # not retryable: the database is not there
+    with pytest.raises(DatabaseUnavailable):
+        await cache.get_model(cache_key("positions", "u2", Box), Box, refused)
+    assert refused.calls == 1

@@ -53,8 +53,11 @@ async def test_twelve_ticks_move_every_panel(database: Database) -> None:
     before = await _state(database)
     written: list[Touched] = []
 
-    async def on_write(touched: Touched) -> None:
-        written.append(touched)
+    calls: list[int] = []
+
+    async def on_write(*touched: Touched) -> None:
+        calls.append(len(touched))
+        written.extend(touched)
 
     sim = Simulator(database, interval_s=0, seed=11, on_write=on_write)
 
@@ -70,7 +73,9 @@ async def test_twelve_ticks_move_every_panel(database: Database) -> None:
     assert all(r.quotes == 8 and r.equity_snapshots == 10 for r in reports)
     assert "quotes=8" in reports[0].line()
     assert await counter_mismatches(database) == []
-    # Every write told the cache what it touched: quotes (no owner) and per-account equity and syncs.
+    # Every write told the cache what it touched (quotes without owner, per-account equity and
+    # syncs), once per tick: one invalidation for all of a tick's writes.
+    assert len(calls) == 12
     market = [t for t in written if "market" in t.families]
     assert len(market) == 12 and all(not t.user_ids for t in market)
     equity = [t for t in written if "equity" in t.families]

@@ -12,9 +12,9 @@ import pytest
 from nicegui import ui
 from sqlalchemy import select
 
-from dashboard.runtime import current_runtime
 from dashboard.api.router import build_api
 from dashboard.db.models import AuditLog, GuardEvent
+from dashboard.runtime import current_runtime
 from dashboard.services.ingestion.equity import record_equity
 from tests.factories import T0
 from tests.pages.conftest import Web

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from dashboard.api.deps import ClientAddr, PrincipalDep, RuntimeDep
+from dashboard.api.body_limits import AUTH_LIMIT
+from dashboard.api.deps import AnyCaller, ClientAddr, RuntimeDep
 from dashboard.api.schemas import ErrorOut, LoginIn, MeOut, RefreshIn, TokenOut
 from dashboard.auth.sessions import TokenPair
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], max_body_size=AUTH_LIMIT)
 
 
 def _tokens(pair: TokenPair) -> TokenOut:
@@ -41,14 +42,15 @@ async def refresh(body: RefreshIn, runtime: RuntimeDep, addr: ClientAddr) -> Tok
 
 
 @router.post("/logout", status_code=204, responses={401: {"model": ErrorOut}})
-async def logout(principal: PrincipalDep, runtime: RuntimeDep, addr: ClientAddr) -> Response:
+async def logout(caller: AnyCaller, addr: ClientAddr) -> Response:
     """End every session of the caller at once (all tokens, all tabs, all devices)."""
-    await runtime.auth.logout(principal, addr)
+    await caller.runtime.auth.logout(caller.principal, addr)
     return Response(status_code=204)
 
 
 @router.get("/me", response_model=MeOut, responses={401: {"model": ErrorOut}})
-async def me(principal: PrincipalDep) -> MeOut:
+async def me(caller: AnyCaller) -> MeOut:
+    principal = caller.principal
     return MeOut(
         user_id=principal.user_id,
         email=principal.email,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from dashboard.api.deps import RuntimeDep, ServiceDep
+from dashboard.api.body_limits import INGEST_LIMIT, QUOTES_LIMIT, SYNC_LIMIT
+from dashboard.api.deps import Service
 from dashboard.api.schemas import ErrorOut, IngestAccepted
 from dashboard.services.ingestion.equity import record_equity
 from dashboard.services.ingestion.inputs import (
@@ -23,15 +24,17 @@ router = APIRouter(prefix="/ingest", tags=["ingest"])
 ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorOut},
     403: {"model": ErrorOut, "description": "only service accounts ingest"},
+    413: {"model": ErrorOut, "description": "the body is larger than this route accepts"},
     422: {"model": ErrorOut, "description": "the payload is invalid; `field` names the first bad field"},
+    503: {"model": ErrorOut, "description": "database unavailable: nothing was written, retry later"},
 }
 
 
-@router.post("/syncs", response_model=IngestAccepted, responses=ERRORS)
-async def ingest_sync(body: SyncSnapshotIn, runtime: RuntimeDep, _: ServiceDep) -> IngestAccepted:
+@router.post("/syncs", response_model=IngestAccepted, responses=ERRORS, max_body_size=SYNC_LIMIT)
+async def ingest_sync(body: SyncSnapshotIn, bridge: Service) -> IngestAccepted:
     """A broker snapshot of one account. Idempotent on `sync_id`: a repeat is `duplicate`."""
-    result = await record_sync(runtime.database, body)
-    await runtime.cache.invalidate(result.touched)
+    result = await record_sync(bridge.runtime.database, body)
+    await bridge.runtime.cache.invalidate(result.touched)
     return IngestAccepted(
         status="accepted" if result.created else "duplicate",
         detail={
@@ -44,11 +47,11 @@ async def ingest_sync(body: SyncSnapshotIn, runtime: RuntimeDep, _: ServiceDep) 
     )
 
 
-@router.post("/equity", response_model=IngestAccepted, responses=ERRORS)
-async def ingest_equity(body: EquitySnapshotIn, runtime: RuntimeDep, _: ServiceDep) -> IngestAccepted:
+@router.post("/equity", response_model=IngestAccepted, responses=ERRORS, max_body_size=INGEST_LIMIT)
+async def ingest_equity(body: EquitySnapshotIn, bridge: Service) -> IngestAccepted:
     """An equity snapshot; updates HWM, drawdown, daily loss and raises guard events."""
-    result = await record_equity(runtime.database, body)
-    await runtime.cache.invalidate(result.touched)
+    result = await record_equity(bridge.runtime.database, body)
+    await bridge.runtime.cache.invalidate(result.touched)
     return IngestAccepted(
         status="accepted" if result.created else "duplicate",
         detail={
@@ -60,23 +63,21 @@ async def ingest_equity(body: EquitySnapshotIn, runtime: RuntimeDep, _: ServiceD
     )
 
 
-@router.post("/quotes", response_model=IngestAccepted, responses=ERRORS)
-async def ingest_quotes(body: QuoteBatchIn, runtime: RuntimeDep, _: ServiceDep) -> IngestAccepted:
+@router.post("/quotes", response_model=IngestAccepted, responses=ERRORS, max_body_size=QUOTES_LIMIT)
+async def ingest_quotes(body: QuoteBatchIn, bridge: Service) -> IngestAccepted:
     """A batch of quotes (1 to 1 000); drives the market guards."""
-    result = await record_quotes(runtime.database, body)
-    await runtime.cache.invalidate(result.touched)
+    result = await record_quotes(bridge.runtime.database, body)
+    await bridge.runtime.cache.invalidate(result.touched)
     return IngestAccepted(
         status="accepted", detail={"accepted": result.accepted, "transitions": len(result.transitions)}
     )
 
 
-@router.post("/positions", response_model=IngestAccepted, responses=ERRORS)
-async def ingest_position_opened(
-    body: PositionOpenedIn, runtime: RuntimeDep, _: ServiceDep
-) -> IngestAccepted:
+@router.post("/positions", response_model=IngestAccepted, responses=ERRORS, max_body_size=INGEST_LIMIT)
+async def ingest_position_opened(body: PositionOpenedIn, bridge: Service) -> IngestAccepted:
     """A fill the platform made (the local side of a position). Idempotent on the identifier."""
-    result = await record_position_opened(runtime.database, body)
-    await runtime.cache.invalidate(result.touched)
+    result = await record_position_opened(bridge.runtime.database, body)
+    await bridge.runtime.cache.invalidate(result.touched)
     return IngestAccepted(
         status="accepted" if result.created else "duplicate", detail={"position_id": result.position_id}
     )

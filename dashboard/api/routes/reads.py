@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from dashboard.api.deps import RiskDep, RuntimeDep, ViewerDep
+from dashboard.api.deps import Reader, RiskReader
 from dashboard.api.schemas import ErrorOut, GuardStatus
 from dashboard.domain.enums import GuardType, Level, Side
 from dashboard.schemas.accounts import AccountList
@@ -45,10 +45,10 @@ def _json(payload: bytes) -> Response:
     responses=AUTH_ERRORS,
     tags=["reconciliation"],
 )
-async def reconciliation_status(runtime: RuntimeDep, viewer: ViewerDep) -> Response:
+async def reconciliation_status(caller: Reader) -> Response:
     """Sync counters, divergences and open incidents of the visible accounts, the last five sync
     events and a health state (healthy, degraded, critical, stale, unknown)."""
-    return _json((await runtime.queries.reconciliation_status(viewer)).payload)
+    return _json((await caller.runtime.queries.reconciliation_status(caller.viewer)).payload)
 
 
 @router.get(
@@ -58,24 +58,22 @@ async def reconciliation_status(runtime: RuntimeDep, viewer: ViewerDep) -> Respo
     tags=["reconciliation"],
 )
 async def reconciliation_timeline(
-    runtime: RuntimeDep,
-    viewer: ViewerDep,
+    caller: Reader,
     since: Annotated[UtcTimestamp | None, Query(description="inclusive; default: until - 24 h")] = None,
     until: Annotated[UtcTimestamp | None, Query(description="exclusive; default: now")] = None,
     account_id: OptionalId = None,
     limit: Annotated[int, Query(ge=1, le=50_000)] = 5000,
 ) -> Response:
     """Divergence incidents seen in the window, oldest first (`truncated` when over `limit`)."""
-    cached = await runtime.queries.divergence_timeline(
-        viewer, window=DEFAULT_WINDOW, since=since, until=until, account_id=account_id, limit=limit
+    cached = await caller.runtime.queries.divergence_timeline(
+        caller.viewer, window=DEFAULT_WINDOW, since=since, until=until, account_id=account_id, limit=limit
     )
     return _json(cached.payload)
 
 
 @router.get("/positions", response_model=PositionList, responses=NOT_FOUND, tags=["positions"])
 async def open_positions(
-    runtime: RuntimeDep,
-    viewer: ViewerDep,
+    caller: Reader,
     symbol: Symbol = None,
     account_id: OptionalId = None,
     side: Side | None = None,
@@ -83,53 +81,51 @@ async def open_positions(
     descending: bool = True,
 ) -> Response:
     """Open positions of the visible accounts, filtered and sorted."""
-    cached = await runtime.queries.open_positions(
-        viewer, symbol=symbol, account_id=account_id, side=side, sort=sort, descending=descending
+    cached = await caller.runtime.queries.open_positions(
+        caller.viewer, symbol=symbol, account_id=account_id, side=side, sort=sort, descending=descending
     )
     return _json(cached.payload)
 
 
 @router.get("/positions/{position_id}", response_model=PositionView, responses=NOT_FOUND, tags=["positions"])
-async def position(runtime: RuntimeDep, viewer: ViewerDep, position_id: Id) -> Response:
-    return _json((await runtime.queries.position_by_id(viewer, position_id)).payload)
+async def position(caller: Reader, position_id: Id) -> Response:
+    return _json((await caller.runtime.queries.position_by_id(caller.viewer, position_id)).payload)
 
 
 @router.get("/guards/status", response_model=GuardStatus, responses=AUTH_ERRORS, tags=["guards"])
-async def guards_status(runtime: RuntimeDep, viewer: ViewerDep) -> Response:
+async def guards_status(caller: Reader) -> Response:
     """Per visible account: equity, HWM, drawdown %, level, thresholds and daily loss; and the
     market guards per symbol."""
-    guards = await runtime.queries.account_guards(viewer)
-    market = await runtime.queries.market_guards(viewer)
+    guards = await caller.runtime.queries.account_guards(caller.viewer)
+    market = await caller.runtime.queries.market_guards(caller.viewer)
     return _json(b'{"guards":' + guards.payload + b',"market":' + market.payload + b"}")
 
 
 @router.get("/guards/events", response_model=GuardEventList, responses=NOT_FOUND, tags=["guards"])
 async def guard_events(
-    runtime: RuntimeDep,
-    viewer: ViewerDep,
+    caller: Reader,
     account_id: OptionalId = None,
     guard_type: GuardType | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     since: UtcTimestamp | None = None,
 ) -> Response:
     """Guard events newest first: your accounts' drawdown and daily-loss events and the market events."""
-    cached = await runtime.queries.guard_events(
-        viewer, account_id=account_id, guard_type=guard_type, limit=limit, since=since
+    cached = await caller.runtime.queries.guard_events(
+        caller.viewer, account_id=account_id, guard_type=guard_type, limit=limit, since=since
     )
     return _json(cached.payload)
 
 
 @router.get("/accounts", response_model=AccountList, responses=AUTH_ERRORS, tags=["accounts"])
-async def accounts(runtime: RuntimeDep, viewer: ViewerDep) -> Response:
-    return _json((await runtime.queries.list_accounts(viewer)).payload)
+async def accounts(caller: Reader) -> Response:
+    return _json((await caller.runtime.queries.list_accounts(caller.viewer)).payload)
 
 
 @router.get(
     "/accounts/{account_id}/equity", response_model=EquityCurve, responses=NOT_FOUND, tags=["accounts"]
 )
 async def equity(
-    runtime: RuntimeDep,
-    viewer: ViewerDep,
+    caller: Reader,
     account_id: Id,
     since: Annotated[UtcTimestamp | None, Query(description="default: until - 24 h")] = None,
     until: Annotated[UtcTimestamp | None, Query(description="default: now")] = None,
@@ -137,13 +133,13 @@ async def equity(
 ) -> Response:
     """The equity curve with the high-water mark and drawdown at every point (downsampled to
     `max_points`, keeping the deepest drawdowns)."""
-    cached = await runtime.queries.equity_curve(
-        viewer, account_id, window=DEFAULT_WINDOW, since=since, until=until, max_points=max_points
+    cached = await caller.runtime.queries.equity_curve(
+        caller.viewer, account_id, window=DEFAULT_WINDOW, since=since, until=until, max_points=max_points
     )
     return _json(cached.payload)
 
 
 @router.get("/risk/accounts", response_model=AccountGuardList, responses=AUTH_ERRORS, tags=["risk"])
-async def risk_accounts(runtime: RuntimeDep, principal: RiskDep, level: Level | None = None) -> Response:
+async def risk_accounts(caller: RiskReader, level: Level | None = None) -> Response:
     """Every account's gauges, worst drawdown first (risk and admin only)."""
-    return _json((await runtime.queries.risk_wall(principal.viewer, level=level)).payload)
+    return _json((await caller.runtime.queries.risk_wall(caller.viewer, level=level)).payload)
