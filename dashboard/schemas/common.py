@@ -60,7 +60,7 @@ class StrictInput(BaseModel):
     of 100,000 unknown keys made pydantic build 100,000 errors (about 1 s of CPU per request).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -73,9 +73,11 @@ class StrictInput(BaseModel):
                     raise ValidationError.from_exception_data(cls.__name__, [detail])
         return data
 
-    @field_validator("*", mode="after")
+    @field_validator("*", mode="before")
     @classmethod
     def _printable(cls, value: Any) -> Any:
+        """Checked on the raw input: stripping (which some subclasses do) would hide a vertical
+        tab or form feed at either end."""
         if isinstance(value, str) and not printable(value):
             raise ValueError("control characters are not allowed")
         return value

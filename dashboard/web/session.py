@@ -14,7 +14,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
-from dashboard.api.body_limits import SESSION_FORM_LIMIT
 from dashboard.auth.web import (
     clear_session_cookie,
     client_addr,
@@ -26,12 +25,7 @@ from dashboard.db.outage import DatabaseUnavailable
 from dashboard.runtime import NotReady, serving_runtime
 from dashboard.services.errors import TooManyAttempts, Unauthenticated
 
-router = APIRouter(
-    prefix="/auth/session",
-    tags=["browser session"],
-    include_in_schema=False,
-    max_body_size=SESSION_FORM_LIMIT,
-)
+router = APIRouter(prefix="/auth/session", tags=["browser session"], include_in_schema=False)
 
 
 def _back_to_login(error: str, target: str, extra: str = "") -> RedirectResponse:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from dashboard.api.body_limits import AUTH_LIMIT
 from dashboard.api.deps import AnyCaller, ClientAddr, RuntimeDep
 from dashboard.api.schemas import ErrorOut, LoginIn, MeOut, RefreshIn, TokenOut
 from dashboard.auth.sessions import TokenPair
 
-router = APIRouter(prefix="/auth", tags=["auth"], max_body_size=AUTH_LIMIT)
+router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 def _tokens(pair: TokenPair) -> TokenOut:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from dashboard.api.body_limits import INGEST_LIMIT, QUOTES_LIMIT, SYNC_LIMIT
 from dashboard.api.deps import Service
 from dashboard.api.schemas import ErrorOut, IngestAccepted
 from dashboard.services.ingestion.equity import record_equity
@@ -30,7 +29,7 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-@router.post("/syncs", response_model=IngestAccepted, responses=ERRORS, max_body_size=SYNC_LIMIT)
+@router.post("/syncs", response_model=IngestAccepted, responses=ERRORS)
 async def ingest_sync(body: SyncSnapshotIn, bridge: Service) -> IngestAccepted:
     """A broker snapshot of one account. Idempotent on `sync_id`: a repeat is `duplicate`."""
     result = await record_sync(bridge.runtime.database, body)
@@ -47,7 +46,7 @@ async def ingest_sync(body: SyncSnapshotIn, bridge: Service) -> IngestAccepted:
     )
 
 
-@router.post("/equity", response_model=IngestAccepted, responses=ERRORS, max_body_size=INGEST_LIMIT)
+@router.post("/equity", response_model=IngestAccepted, responses=ERRORS)
 async def ingest_equity(body: EquitySnapshotIn, bridge: Service) -> IngestAccepted:
     """An equity snapshot; updates HWM, drawdown, daily loss and raises guard events."""
     result = await record_equity(bridge.runtime.database, body)
@@ -63,7 +62,7 @@ async def ingest_equity(body: EquitySnapshotIn, bridge: Service) -> IngestAccept
     )
 
 
-@router.post("/quotes", response_model=IngestAccepted, responses=ERRORS, max_body_size=QUOTES_LIMIT)
+@router.post("/quotes", response_model=IngestAccepted, responses=ERRORS)
 async def ingest_quotes(body: QuoteBatchIn, bridge: Service) -> IngestAccepted:
     """A batch of quotes (1 to 1 000); drives the market guards."""
     result = await record_quotes(bridge.runtime.database, body)
@@ -73,7 +72,7 @@ async def ingest_quotes(body: QuoteBatchIn, bridge: Service) -> IngestAccepted:
     )
 
 
-@router.post("/positions", response_model=IngestAccepted, responses=ERRORS, max_body_size=INGEST_LIMIT)
+@router.post("/positions", response_model=IngestAccepted, responses=ERRORS)
 async def ingest_position_opened(body: PositionOpenedIn, bridge: Service) -> IngestAccepted:
     """A fill the platform made (the local side of a position). Idempotent on the identifier."""
     result = await record_position_opened(bridge.runtime.database, body)

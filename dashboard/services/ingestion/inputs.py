@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dashboard.domain.enums import DealReason, Side, SyncEventType
 from dashboard.schemas.common import StrictInput, in_range_utc
@@ -43,7 +43,10 @@ MAX_QUOTES_PER_BATCH = 1000
 
 
 class IngestModel(StrictInput):
-    """Ingest bodies: unknown fields and control characters refused (see `StrictInput`)."""
+    """Ingest bodies: unknown fields and control characters refused (see `StrictInput`);
+    surrounding spaces of the bridge's strings are dropped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
 class BrokerPositionIn(IngestModel):
