@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test env lint bench-queries bench-cache bench-api bench-sessions
+.PHONY: run test env lint bench-queries bench-cache bench-api bench-sessions bench-db-tx bench-abuse
 
 run: env
 	$(PY) -m dashboard run --demo
@@ -30,3 +30,9 @@ bench-api: env
 
 bench-sessions: env
 	$(PY) bench/sessions.py
+
+bench-db-tx: env
+	$(PY) bench/db_tx.py
+
+bench-abuse: env
+	$(PY) bench/abuse.py

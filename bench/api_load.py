@@ -1,109 +1,58 @@
 """API load benchmark: Locust (100 users, real JWT login, the three read endpoints, 1-3 s think
 time), the same load from a plain asyncio client, and a saturated run against one cached read
-endpoint and a bare endpoint of the same app, in one run against one app process.
+endpoint and a bare endpoint of the same app, then of the "floor" (bench/floor_app.py: plain
+FastAPI on plain uvicorn serving the same bytes from Redis), one after the other.
 
 Prints figures; asserts nothing. Usage:
     .venv/bin/python bench/api_load.py [--users 100] [--seconds 60] [--saturate-seconds 10]
                                        [--database postgresql|sqlite] [--no-redis]
+                                       [--floor-auth presence|jwt]
 
 The app runs as `python -m dashboard run --demo` (seeded fleet, simulator writing every 3 s, so the
-cache is invalidated as in real use) on PostgreSQL and Redis by default. The saturated run uses
-`wrk` when installed (`apt-get install -y wrk`), else an asyncio client (which saturates itself
-before the server; the script says which one it used).
+cache is invalidated as in real use) on PostgreSQL and Redis by default, with a fresh database and
+cache namespace per run. Goals: Locust and plain-client p50 <= 5 ms, p95 <= 15 ms, p99 <= 30 ms.
+
+The saturated run uses `wrk -t2 -c32` when installed (`apt-get install -y wrk`), else an asyncio
+client (which saturates itself before the server; the script says which one it used), on four
+targets: the app's bare `GET /api/v1/ping`, the app's cached `GET /api/v1/positions` (real token),
+then, with the app stopped so the two never share the 2 cores, the floor's ping and the floor's
+cached read (one Redis GET per request + a Bearer header check). It prints app / floor for both
+(goal: >= 70 %). The floor's positions bytes are fetched from the running app with a real token.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import csv
-import os
 import random
 import re
-import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import httpx
+from redis import Redis
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.process import clean_env, free_port  # noqa: E402  (a bench helper shared with the tests)
-
-READS = ["/api/v1/reconciliation/status", "/api/v1/positions", "/api/v1/guards/status"]
-LOGINS = [f"trader{i}@demo.local" for i in range(1, 8)] + ["risk@demo.local", "risk2@demo.local"]
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def recreate_pg(name: str) -> str:
-    conn = await asyncpg.connect(database="test", **PG)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return f"postgresql+asyncpg://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
-
-
-class App:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.port = int(env["DASHBOARD_PORT"])
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> App:
-        seeded = subprocess.run(
-            [sys.executable, "-m", "dashboard", "demo", "seed"],
-            cwd=REPO,
-            env=clean_env(**self.env),
-            check=False,
-        )
-        if seeded.returncode:
-            raise SystemExit("seeding failed")
-        with open(self.log, "w") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "dashboard", "run", "--demo"],
-                cwd=REPO,
-                env=clean_env(**self.env),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.base}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise SystemExit(f"app did not start; see {self.log}")
-
-    def __exit__(self, *_: object) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=15)
-
-    def cpu(self) -> float:
-        assert self.proc is not None
-        return cpu_seconds(self.proc.pid)
+from bench.harness import (
+    LOGINS,
+    READS,
+    REPO,
+    App,
+    BenchSetup,
+    Server,
+    arg_parser,
+    bench_setup,
+    clean_env,
+    free_port,
+    main_guard,
+    percentile,
+    tokens_for,
+)
 
 
 def run_locust(app: App, users: int, seconds: int, workdir: Path) -> None:
@@ -129,19 +78,9 @@ def run_locust(app: App, users: int, seconds: int, workdir: Path) -> None:
             )
 
 
-async def tokens_for(app: App) -> list[str]:
-    async with httpx.AsyncClient(base_url=app.base, timeout=10) as client:
-        tokens = []
-        for email in LOGINS:
-            response = await client.post("/api/v1/auth/login", json={"email": email, "password": "demo"})
-            response.raise_for_status()
-            tokens.append(response.json()["access_token"])
-        return tokens
-
-
 async def plain_client(app: App, users: int, seconds: int) -> None:
     """The same load shape from a bare asyncio client: Locust's own overhead left out."""
-    tokens = await tokens_for(app)
+    tokens = await tokens_for(app.base)
     latencies: dict[str, list[float]] = {path: [] for path in READS}
     errors = 0
     limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
@@ -207,8 +146,91 @@ async def async_saturate(url: str, seconds: int, headers: dict[str, str]) -> tup
     return count / seconds, f"errors {errors}"
 
 
-def saturate(app: App, seconds: int) -> None:
-    token = asyncio.run(tokens_for(app))[0]
+@dataclass
+class Target:
+    kind: str  # "cached" or "ping"
+    name: str
+    path: str
+    headers: dict[str, str]
+
+
+@dataclass
+class Saturated:
+    server: str
+    target: Target
+    rate: float
+    cores: float
+    detail: str
+
+
+def targets(token: str, cached: str) -> list[Target]:
+    return [
+        Target("cached", cached, "/api/v1/positions", {"Authorization": f"Bearer {token}"}),
+        Target("ping", "bare GET /api/v1/ping", "/api/v1/ping", {}),
+    ]
+
+
+def saturate(server: Server, label: str, targets: list[Target], seconds: int) -> list[Saturated]:
+    """Each target of `server` at full speed for `seconds`, one after the other."""
+    results = []
+    for target in targets:
+        url = server.base + target.path
+        cpu0, t0 = server.cpu(), time.monotonic()
+        if shutil.which("wrk"):
+            rate, detail = wrk(url, seconds, target.headers)
+        else:
+            rate, detail = asyncio.run(async_saturate(url, seconds, target.headers))
+        cores = (server.cpu() - cpu0) / (time.monotonic() - t0)
+        results.append(Saturated(label, target, rate, cores, detail))
+    return results
+
+
+def measure_floor(
+    setup: BenchSetup, payload: bytes, token: str, auth: str, seconds: int
+) -> tuple[list[Saturated], list[str]]:
+    """Store the app's bytes in Redis, start the floor, check it serves them, saturate it."""
+    assert setup.redis_url is not None
+    key = f"{setup.namespace}:floor:positions"
+    redis = Redis.from_url(setup.redis_url)
+    redis.set(key, payload)
+    port = free_port()
+    log = setup.workdir / "floor.log"
+    floor = Server(
+        [sys.executable, str(REPO / "bench" / "floor_app.py"), "--port", str(port),
+         "--redis-url", setup.redis_url, "--key", key, "--auth", auth],
+        {"FLOOR_JWT_SECRET": setup.env["DASHBOARD_JWT_SECRET"]},
+        f"http://127.0.0.1:{port}",
+        log,
+    )  # fmt: skip
+    try:
+        with floor:
+            served = httpx.get(f"{floor.base}/api/v1/positions", headers={"Authorization": f"Bearer {token}"})
+            notes = [line for line in log.read_text().splitlines() if line.startswith("floor:")]
+            notes.append(
+                f"floor serves {len(served.content)} bytes, identical to the app's {len(payload)}: "
+                f"{'yes' if served.content == payload else 'NO'}"
+            )
+            cached = f"cached read GET /api/v1/positions (Bearer {auth} + 1 Redis GET)"
+            results = saturate(floor, "floor", targets(token, cached), seconds)
+    finally:
+        redis.delete(key)
+        redis.close()
+    return results, notes
+
+
+def jwt_decode_us() -> float:
+    """What one PyJWT HS256 decode costs here (the floor's `--auth jwt`), in microseconds."""
+    import jwt
+
+    secret = "x" * 64
+    token = jwt.encode({"sub": "1", "exp": int(time.time()) + 900}, secret, algorithm="HS256")
+    started, n = time.perf_counter(), 5000
+    for _ in range(n):
+        jwt.decode(token, secret, algorithms=["HS256"])
+    return (time.perf_counter() - started) / n * 1e6
+
+
+def print_saturated(seconds: int, results: list[Saturated], notes: list[str]) -> None:
     tool = (
         "wrk -t2 -c32"
         if shutil.which("wrk")
@@ -216,56 +238,70 @@ def saturate(app: App, seconds: int) -> None:
     )
     print(
         f"\n## Saturated, {seconds} s each, {tool}; "
-        "server is one process on a 2-core box shared with the load tool"
+        "each server is one process on a 2-core box shared with the load tool; app and floor run one "
+        "after the other"
     )
-    print("| endpoint | req/s | server CPU cores | detail |")
-    print("|---|---:|---:|---|")
-    results = {}
-    for name, path, headers in (
-        ("cached read GET /api/v1/positions (JWT + auth state + cached bytes)", "/api/v1/positions",
-         {"Authorization": f"Bearer {token}"}),
-        ("bare GET /api/v1/ping", "/api/v1/ping", {}),
-    ):  # fmt: skip
-        cpu0, t0 = app.cpu(), time.monotonic()
-        if shutil.which("wrk"):
-            rate, detail = wrk(app.base + path, seconds, headers)
-        else:
-            rate, detail = asyncio.run(async_saturate(app.base + path, seconds, headers))
-        cores = (app.cpu() - cpu0) / (time.monotonic() - t0)
-        results[path] = rate
-        print(f"| {name} | {rate:,.0f} | {cores:.2f} | {detail} |")
-    ratio = results["/api/v1/positions"] / results["/api/v1/ping"]
-    print(f"\ncached / bare = {ratio:.0%} (goal >= 60%)")
+    print("| server | endpoint | req/s | server CPU cores | detail |")
+    print("|---|---|---:|---:|---|")
+    for r in results:
+        print(f"| {r.server} | {r.target.name} | {r.rate:,.0f} | {r.cores:.2f} | {r.detail} |")
+    rate = {(r.server, r.target.kind): r.rate for r in results}
+    for note in notes:
+        print(note)
+    if ("app", "cached") in rate:
+        print(f"\ncached / bare = {rate['app', 'cached'] / rate['app', 'ping']:.0%} (goal >= 60%)")
+    if ("floor", "cached") in rate:
+        print(
+            f"app cached / floor cached = {rate['app', 'cached'] / rate['floor', 'cached']:.0%} (goal >= 70%)"
+        )
+        print(f"app ping / floor ping = {rate['app', 'ping'] / rate['floor', 'ping']:.0%} (goal >= 70%)")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--users", type=int, default=100)
-    parser.add_argument("--seconds", type=int, default=60)
-    parser.add_argument("--saturate-seconds", type=int, default=10)
-    parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
-    parser.add_argument("--no-redis", action="store_true")
+    parser = arg_parser(__doc__)
+    parser.add_argument("--users", type=int, default=100, help="Locust and plain-client users")
+    parser.add_argument("--seconds", type=int, default=60, help="Locust run (plain client: half, >= 20 s)")
+    parser.add_argument("--saturate-seconds", type=int, default=10, help="each saturated wrk run")
+    parser.add_argument(
+        "--database", choices=["postgresql", "sqlite"], default="postgresql", help="app database"
+    )
+    parser.add_argument("--no-redis", action="store_true", help="in-process cache only (and no floor run)")
+    parser.add_argument(
+        "--floor-auth",
+        choices=["presence", "jwt"],
+        default="presence",
+        help="the floor checks the Bearer header's presence or also decodes it with PyJWT",
+    )
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="api-load-"))
-    if args.database == "postgresql":
-        url = asyncio.run(recreate_pg("bench_api"))
-    else:
-        url = f"sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}"
-    env = {
-        "DASHBOARD_DATABASE_URL": url,
-        "DASHBOARD_JWT_SECRET": secrets.token_urlsafe(48),
-        "DASHBOARD_PORT": str(free_port()),
-        "DASHBOARD_CACHE_NAMESPACE": f"benchapi{os.getpid()}",
-    }
-    if not args.no_redis:
-        env["DASHBOARD_REDIS_URL"] = "redis://127.0.0.1:6379/0"
-    print(f"database {args.database}, cache {'in-process' if args.no_redis else 'redis + in-process'}, "
-          f"simulator writing every 3 s; logs in {workdir}")  # fmt: skip
-    with App(env, workdir / "app.log") as app:
-        run_locust(app, args.users, args.seconds, workdir)
-        asyncio.run(plain_client(app, args.users, max(20, args.seconds // 2)))
-        saturate(app, args.saturate_seconds)
+    with bench_setup("api", database=args.database, redis=not args.no_redis) as setup:
+        print(f"database {args.database}, cache {'in-process' if args.no_redis else 'redis + in-process'}, "
+              f"simulator writing every 3 s; logs in {setup.workdir}")  # fmt: skip
+        with App(setup.env, setup.workdir / "app.log") as app:
+            run_locust(app, args.users, args.seconds, setup.workdir)
+            asyncio.run(plain_client(app, args.users, max(20, args.seconds // 2)))
+            token = asyncio.run(tokens_for(app.base, LOGINS[:1]))[0]
+            payload = httpx.get(
+                f"{app.base}/api/v1/positions", headers={"Authorization": f"Bearer {token}"}
+            ).content
+            cached = "cached read GET /api/v1/positions (JWT + auth state + cached bytes)"
+            results = saturate(app, "app", targets(token, cached), args.saturate_seconds)
+        notes = ["floor: not run (it serves its bytes from Redis; --no-redis)"]
+        if setup.redis_url is not None:
+            floor_results, notes = measure_floor(
+                setup, payload, token, args.floor_auth, args.saturate_seconds
+            )
+            results += floor_results
+            check = (
+                "Bearer header presence only, no JWT decode"
+                if args.floor_auth == "presence"
+                else "PyJWT HS256 decode per request"
+            )
+            notes.append(
+                f"floor auth: {check} (one PyJWT decode costs {jwt_decode_us():.0f} us here; "
+                "the app caches verified tokens)"
+            )
+        print_saturated(args.saturate_seconds, results, notes)
 
 
 if __name__ == "__main__":
-    main()
+    main_guard(main)

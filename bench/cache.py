@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from redis.asyncio import Redis
 
+from bench.harness import percentile
 from dashboard.cache.cache import CacheConfig, QueryCache
 from dashboard.cache.keys import cache_key
 from dashboard.schemas.common import ReadModel
@@ -70,13 +71,6 @@ def page() -> Page:
 async def load() -> Page:
     await asyncio.sleep(LOAD_S)
     return page()
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
 async def _process(

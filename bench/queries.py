@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import time
@@ -24,6 +23,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.harness import PG, drop_pg, recreate_pg
 from dashboard.db.migrate import upgrade
 from dashboard.db.session import Database
 from dashboard.demo.seed import seed_demo
@@ -31,34 +31,13 @@ from dashboard.domain.enums import Role
 from dashboard.services.queries import accounts, guards, positions, reconciliation
 from dashboard.services.viewer import Viewer
 
-PG = dict(
-    host=os.environ.get("DASHBOARD_BENCH_PG_HOST", "127.0.0.1"),
-    port=int(os.environ.get("DASHBOARD_BENCH_PG_PORT", "5432")),
-    user=os.environ.get("DASHBOARD_BENCH_PG_USER", "postgres"),
-)
-ADMIN_DB = os.environ.get("DASHBOARD_BENCH_PG_DB", "test")
-
 Read = Callable[[], Awaitable[Any]]
 
 
 async def recreate(name: str) -> Database:
-    conn = await asyncpg.connect(database=ADMIN_DB, **PG)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    db = Database(f"postgresql+asyncpg://{PG['user']}@{PG['host']}:{PG['port']}/{name}")
+    db = Database(await recreate_pg(name))
     await upgrade(db)
     return db
-
-
-async def drop(name: str) -> None:
-    conn = await asyncpg.connect(database=ADMIN_DB, **PG)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 async def viewers(db: Database) -> tuple[Viewer, Viewer, int, int]:
@@ -259,9 +238,9 @@ async def main() -> None:
     print()
     print(table(small, large))
     if not args.keep:
-        await drop("tb_bench_small")
+        await drop_pg("tb_bench_small")
         if not args.skip_large:
-            await drop("tb_bench_large")
+            await drop_pg("tb_bench_large")
 
 
 if __name__ == "__main__":

@@ -10,41 +10,40 @@ transactions per second (pg_stat_database) and the cache hit rate (/health?detai
 reconnect storm: every tab drops its socket and reconnects at once (connect + handshake time), then
 the same with the reconnection jitter of a browser's socket.io client (0.5-1.5 s).
 The simulator keeps writing every 3 s, so caches are invalidated as in real use. Tabs are spread
-over the demo logins (7 traders, 2 risk users).
+over the demo logins (7 traders, 2 risk users). Each run has its own PostgreSQL database (dropped
+afterwards) and Redis cache namespace (bench/harness.py).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import random
 import re
-import secrets
 import sys
 import time
 import uuid
 from pathlib import Path
 
-import asyncpg
 import httpx
 import socketio
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.api_load import App, percentile, recreate_pg  # noqa: E402
-from tests.process import free_port  # noqa: E402
+from bench.harness import (
+    LOGINS,
+    App,
+    admin_token,
+    arg_parser,
+    bench_setup,
+    cache_detail,
+    main_guard,
+    percentile,
+    pg_transactions,
+    rss_mb,
+)
 
-LOGINS = [f"trader{i}@demo.local" for i in range(1, 8)] + ["risk@demo.local", "risk2@demo.local"]
 CLIENT_ID = re.compile(r"'client_id': '([0-9a-f-]+)'")
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 class Tab:
@@ -120,19 +119,10 @@ async def login_cookies(base: str) -> list[dict[str, str]]:
     return jars
 
 
-async def admin_token(base: str) -> str:
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        response = await http.post(
-            "/api/v1/auth/login", json={"email": "admin@demo.local", "password": "demo"}
-        )
-        return str(response.json()["access_token"])
-
-
 async def cache_counters(base: str, token: str) -> tuple[int, int]:
-    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
-        detail = (
-            await http.get("/health", params={"detail": "true"}, headers={"Authorization": f"Bearer {token}"})
-        ).json()["cache_detail"]
+    detail = await cache_detail(base, token)
+    if detail is None:
+        raise RuntimeError("GET /health?detail=true gave no cache detail")
     hits = sum(
         f["local_hits"] + f["redis_hits"] + f["coalesced"] + f["stale_serves"] for f in detail["families"]
     )
@@ -140,19 +130,8 @@ async def cache_counters(base: str, token: str) -> tuple[int, int]:
     return hits, misses
 
 
-async def transactions(database: str) -> int:
-    conn = await asyncpg.connect(host="127.0.0.1", user="postgres", database="test")
-    try:
-        row = await conn.fetchrow(
-            "SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = $1", database
-        )
-        return int(row["n"])
-    finally:
-        await conn.close()
-
-
 async def run(app: App, database: str, n: int, seconds: int, page: str) -> None:
-    pid = app.proc.pid if app.proc else 0
+    pid = app.pid
     jars = await login_cookies(app.base)
     token = await admin_token(app.base)
     tabs = [Tab(app.base, jars[i % len(jars)], page) for i in range(n)]
@@ -169,13 +148,13 @@ async def run(app: App, database: str, n: int, seconds: int, page: str) -> None:
     for tab in tabs:
         tab.measuring = True
     hits0, misses0 = await cache_counters(app.base, token)
-    tx0, cpu0, t0 = await transactions(database), app.cpu(), time.monotonic()
+    tx0, cpu0, t0 = await pg_transactions(database), app.cpu(), time.monotonic()
     own0 = time.process_time()
     await asyncio.sleep(seconds)
     elapsed = time.monotonic() - t0
     own_cores = (time.process_time() - own0) / elapsed
     cores = (app.cpu() - cpu0) / elapsed
-    tx_rate = (await transactions(database) - tx0) / elapsed
+    tx_rate = (await pg_transactions(database) - tx0) / elapsed
     hits1, misses1 = await cache_counters(app.base, token)
     rss_after = rss_mb(pid)
     for tab in tabs:
@@ -222,36 +201,28 @@ async def run(app: App, database: str, n: int, seconds: int, page: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tabs", default="50,200,500")
-    parser.add_argument("--seconds", type=int, default=20)
-    parser.add_argument("--page", default="/reconciliation")
+    parser = arg_parser(__doc__)
+    parser.add_argument("--tabs", default="50,200,500", help="comma-separated numbers of tabs, one run each")
+    parser.add_argument("--seconds", type=int, default=20, help="measured seconds per number of tabs")
+    parser.add_argument("--page", default="/reconciliation", help="the live page the tabs open")
     args = parser.parse_args()
-    database = "bench_sessions"
-    url = asyncio.run(recreate_pg(database))
-    env = {
-        "DASHBOARD_DATABASE_URL": url,
-        "DASHBOARD_JWT_SECRET": secrets.token_urlsafe(48),
-        "DASHBOARD_PORT": str(free_port()),
-        "DASHBOARD_REDIS_URL": "redis://127.0.0.1:6379/0",
-        "DASHBOARD_CACHE_NAMESPACE": f"benchtabs{os.getpid()}",
-        "DASHBOARD_PAGE_REFRESH_S": "2",
-    }
     log = Path(f"/tmp/bench-sessions-{os.getpid()}.log")
-    print(
-        f"page {args.page}, 2 s tick, PostgreSQL + Redis, simulator every 3 s, "
-        f"{args.seconds} s per size; log {log}"
-    )
-    print(
-        "| tabs | server CPU cores | MB per tab | pushes | push p50 ms | p95 ms | p99 ms | DB tx/s "
-        "| cache hit rate | connect p50 ms | storm p50 ms | storm p99 ms | jittered storm p99 ms "
-        "| storm errors | load tool cores |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    with App(env, log) as app:
-        for n in (int(x) for x in args.tabs.split(",")):
-            asyncio.run(run(app, database, n, args.seconds, args.page))
+    with bench_setup("tabs", DASHBOARD_PAGE_REFRESH_S="2") as setup:
+        assert setup.database is not None
+        print(
+            f"page {args.page}, 2 s tick, PostgreSQL + Redis, simulator every 3 s, "
+            f"{args.seconds} s per size; log {log}"
+        )
+        print(
+            "| tabs | server CPU cores | MB per tab | pushes | push p50 ms | p95 ms | p99 ms | DB tx/s "
+            "| cache hit rate | connect p50 ms | storm p50 ms | storm p99 ms | jittered storm p99 ms "
+            "| storm errors | load tool cores |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        with App(setup.env, log) as app:
+            for n in (int(x) for x in args.tabs.split(",")):
+                asyncio.run(run(app, setup.database, n, args.seconds, args.page))
 
 
 if __name__ == "__main__":
-    main()
+    main_guard(main)
