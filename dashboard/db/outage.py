@@ -8,6 +8,7 @@ one, with the count of what was refused, when the database answers again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -71,9 +72,10 @@ def is_retryable(error: BaseException) -> bool:
 
 
 def describe(error: BaseException) -> str:
-    """`Type: first line of the message` of the innermost driver error, for one log line."""
-    chain = _chain(error)
-    innermost = chain[-1] if len(chain) > 1 else error
+    """`Type: first line of the message` of the innermost telling error, for one log line (a
+    timeout's inner `CancelledError` says nothing: the timeout around it is the news)."""
+    chain = [item for item in _chain(error) if not isinstance(item, asyncio.CancelledError)] or [error]
+    innermost = chain[-1]
     text = str(innermost).strip().splitlines()[0] if str(innermost).strip() else ""
     return f"{type(innermost).__name__}: {text}"[:300] if text else type(innermost).__name__
 

@@ -16,6 +16,7 @@ Why it looks the way it does:
 
 from __future__ import annotations
 
+import asyncio
 import random
 import sys
 import time
@@ -29,7 +30,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dashboard.auth.passwords import hash_password
+from dashboard.auth.passwords import hash_password_async
 from dashboard.db.models import (
     AccountRiskState,
     AppMeta,
@@ -920,7 +921,7 @@ async def ensure_demo_passwords(db: Database) -> int:
             .all()
         )
         if missing:
-            demo_hash = hash_password(DEMO_PASSWORD)
+            demo_hash = await hash_password_async(DEMO_PASSWORD)
             for user in missing:
                 user.password_hash = demo_hash
         return len(missing)
@@ -1014,14 +1015,18 @@ async def seed_demo(
                 raise ServiceError("database already holds data; use --reset")
             await _reset(session)
         history_start = anchor - timedelta(days=days)
-        market = build_market(fleet, specs, seed, history_start, anchor)
+        # The pure generators run in a worker thread: seconds of CPU on the event loop would stall
+        # every request meanwhile (a readiness probe timed out connecting and logged an "outage").
+        market = await asyncio.to_thread(build_market, fleet, specs, seed, history_start, anchor)
         bar.step("prices")
         users, accounts = await _insert_people(session, fleet, specs, anchor, history_start)
         totals["users"], totals["accounts"] = len(users), len(accounts)
         bar.step("users & accounts")
         for index, account in enumerate(fleet.accounts):
             row = accounts[account.key]
-            history = account_history(fleet, specs, market, account, index, seed, anchor, n_syncs)
+            history = await asyncio.to_thread(
+                account_history, fleet, specs, market, account, index, seed, anchor, n_syncs
+            )
             await _insert_account(
                 session, fleet, specs, market, account, row, history, seed, anchor, n_points, totals
             )
@@ -1069,7 +1074,7 @@ async def _insert_people(
         )
         for s in (specs[k] for k in sorted(specs))
     )
-    demo_hash = hash_password(DEMO_PASSWORD)  # one argon2 hash (~0.1 s) shared by the demo logins
+    demo_hash = await hash_password_async(DEMO_PASSWORD)  # one argon2 hash (~0.1 s) shared by the demo logins
     users = {
         u.email: User(
             email=u.email,
@@ -1138,7 +1143,7 @@ async def _insert_account(
     mids = {s: market.final(s).mid for s in market.quotes}
     floating = sum((p.profit for p in open_now), Decimal(0))
     margin = margin_of(((p.symbol, p.volume) for p in open_now), specs, mids, row.currency, row.leverage)
-    walk = equity_walk(fleet, account, row, seed, anchor, n_points, floating, margin)
+    walk = await asyncio.to_thread(equity_walk, fleet, account, row, seed, anchor, n_points, floating, margin)
     await _bulk(session, EquitySnapshot, walk.rows)
 
     ordered = sorted(persisted, key=lambda p: p.identifier)
