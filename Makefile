@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test env lint bench-queries bench-cache bench-api bench-sessions bench-db-tx bench-abuse
+.PHONY: run test env lint bench-queries bench-cache bench-api bench-sessions bench-db-tx bench-abuse bench-redis-recovery
 
 run: env
 	$(PY) -m dashboard run --demo
@@ -36,3 +36,6 @@ bench-db-tx: env
 
 bench-abuse: env
 	$(PY) bench/abuse.py
+
+bench-redis-recovery: env
+	$(PY) bench/redis_recovery.py
