@@ -103,15 +103,27 @@ async def _with_db(settings: Settings, work: Callable[[Any], Coroutine[Any, Any,
         await db.dispose()
 
 
-async def _invalidate(settings: Settings, touched: Any) -> None:
-    """Tell running app processes (through Redis, when configured) to drop the user's session state."""
+async def _with_writer(settings: Settings, work: Callable[[Any], Coroutine[Any, Any, Any]]) -> Any:
+    """`work(writer)` on a migrated database with the app's one write path: changes reach running
+    app processes through Redis (when configured), like any write of the app's own."""
     from dashboard.cache.cache import CacheConfig, QueryCache
+    from dashboard.cache.writer import Writer
+    from dashboard.db.pending_invalidations import DatabasePendingStore
 
-    cache = QueryCache(CacheConfig.from_settings(settings))
-    try:
-        await cache.invalidate(touched)
-    finally:
-        await cache.close()
+    async def go(db: Any) -> Any:
+        cache = QueryCache(CacheConfig.from_settings(settings), pending_store=DatabasePendingStore(db))
+        try:
+            return await work(Writer(db, cache))
+        finally:
+            await cache.close()
+
+    return await _with_db(settings, go)
+
+
+def _admin(settings: Settings, call: Callable[[Any], Coroutine[Any, Any, Any]]) -> Any:
+    from dashboard.auth.admin import UserAdmin
+
+    return asyncio.run(_with_writer(settings, lambda writer: call(UserAdmin(writer))))
 
 
 def _print_user(user: Any) -> None:
@@ -120,65 +132,35 @@ def _print_user(user: Any) -> None:
 
 
 def _users_create(args: argparse.Namespace, settings: Settings) -> None:
-    from dashboard.services.users import create_user
-
     password = _read_password()
-
-    async def go(db: Any) -> Any:
-        return await create_user(db, args.email, args.role, password, args.name)
-
-    _print_user(asyncio.run(_with_db(settings, go)))
+    _print_user(_admin(settings, lambda admin: admin.create(args.email, args.role, password, args.name)))
 
 
 def _users_list(args: argparse.Namespace, settings: Settings) -> None:
-    from dashboard.services.users import list_users
-
-    for user in asyncio.run(_with_db(settings, list_users)):
+    for user in _admin(settings, lambda admin: admin.list()):
         _print_user(user)
 
 
 def _users_set_role(args: argparse.Namespace, settings: Settings) -> None:
-    from dashboard.services.users import set_role
-
-    async def go(db: Any) -> Any:
-        user, touched = await set_role(db, args.email, args.role)
-        await _invalidate(settings, touched)
-        return user
-
-    _print_user(asyncio.run(_with_db(settings, go)))
+    _print_user(_admin(settings, lambda admin: admin.set_role(args.email, args.role)))
 
 
 def _users_set_active(args: argparse.Namespace, settings: Settings) -> None:
-    from dashboard.services.users import set_active
-
-    async def go(db: Any) -> Any:
-        user, touched = await set_active(db, args.email, args.active)
-        await _invalidate(settings, touched)
-        return user
-
-    _print_user(asyncio.run(_with_db(settings, go)))
+    _print_user(_admin(settings, lambda admin: admin.set_active(args.email, args.active)))
 
 
 def _users_set_password(args: argparse.Namespace, settings: Settings) -> None:
-    from dashboard.services.users import set_password
-
     password = _read_password()
-
-    async def go(db: Any) -> Any:
-        user, touched = await set_password(db, args.email, password)
-        await _invalidate(settings, touched)
-        return user
-
-    _print_user(asyncio.run(_with_db(settings, go)))
+    _print_user(_admin(settings, lambda admin: admin.set_password(args.email, password)))
 
 
 def _users_token(args: argparse.Namespace, settings: Settings) -> None:
     from datetime import timedelta
 
     from dashboard.auth.secret import resolve_jwt_secret
-    from dashboard.auth.sessions import AuthService, LoginPolicy
+    from dashboard.auth.sessions import AuthService
     from dashboard.auth.tokens import TokenService
-    from dashboard.cache.cache import QueryCache
+    from dashboard.services.login_throttle import LoginPolicy
 
     if not 1 <= args.days <= 365:
         raise ValueError("--days must be between 1 and 365")
@@ -189,15 +171,11 @@ def _users_token(args: argparse.Namespace, settings: Settings) -> None:
         )
     tokens = TokenService(secret.value, access_ttl=timedelta(days=args.days), refresh_ttl=timedelta(days=1))
 
-    async def go(db: Any) -> Any:
-        cache = QueryCache()
-        try:
-            service = AuthService(db, cache, tokens, LoginPolicy())
-            return await service.service_token(args.email, timedelta(days=args.days))
-        finally:
-            await cache.close()
+    async def go(writer: Any) -> Any:
+        service = AuthService(writer.cache, writer, tokens, LoginPolicy())
+        return await service.service_token(args.email, timedelta(days=args.days))
 
-    print(asyncio.run(_with_db(settings, go)).token)
+    print(asyncio.run(_with_writer(settings, go)).token)
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> None:

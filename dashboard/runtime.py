@@ -11,12 +11,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
 
-from dashboard.auth.sessions import AuthService, LoginPolicy
+from dashboard.auth.admin import UserAdmin
+from dashboard.auth.sessions import AuthService
 from dashboard.auth.tokens import TokenService
 from dashboard.cache.cache import CacheConfig, QueryCache
 from dashboard.cache.queries import CachedQueries
+from dashboard.cache.writer import Writer
 from dashboard.db.pending_invalidations import DatabasePendingStore
 from dashboard.db.session import Database
+from dashboard.services.login_throttle import LoginPolicy
 from dashboard.settings import Environment, Settings
 
 
@@ -58,24 +61,29 @@ class Runtime:
     cache: QueryCache
     tokens: TokenService
     queries: CachedQueries = field(init=False)
+    write: Writer = field(init=False)
     auth: AuthService = field(init=False)
+    users: UserAdmin = field(init=False)
     readiness: Readiness = field(default_factory=Readiness)
 
     def __post_init__(self) -> None:
-        # Pages and API read only through here; nothing on a hot path queries the database directly.
+        # Pages and API read only through `queries` (cached) and write only through `write` (which
+        # invalidates what each write touched); nothing on a hot path reaches the database directly.
         self.queries = CachedQueries(self.database, self.cache)
+        self.write = Writer(self.database, self.cache)
         policy = LoginPolicy(
             max_failures_per_account=self.settings.login_max_failures,
             max_failures_per_address=self.settings.login_max_failures_per_addr,
             window=timedelta(seconds=self.settings.login_window_s),
         )
         self.auth = AuthService(
-            self.database,
             self.cache,
+            self.write,
             self.tokens,
             policy,
             allow_demo_users=self.settings.env is Environment.DEMO,
         )
+        self.users = UserAdmin(self.write)
 
     @classmethod
     def from_settings(cls, settings: Settings, jwt_secret: str) -> Runtime:

@@ -221,11 +221,10 @@ def register(demo: bool) -> None:
 
         async def acknowledge(event_id: int) -> None:
             try:
-                touched = await acknowledge_guard_event(live.runtime.database, viewer, event_id)
+                await live.runtime.write(acknowledge_guard_event, viewer, event_id)
             except NotFound:
                 ui.notify("That event is not visible to you", type="warning")
                 return
-            await live.runtime.cache.invalidate(touched)
             ui.notify("Acknowledged", type="positive")
             await refresh_account()
 

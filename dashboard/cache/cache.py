@@ -41,7 +41,7 @@ from dashboard.cache.redis_tier import (
     decode_invalidation,
 )
 from dashboard.db.outage import DatabaseUnavailable
-from dashboard.services.ingestion.common import Touched
+from dashboard.services.touched import Family, Touched
 from dashboard.settings import Settings
 
 log = logging.getLogger("dashboard.cache")
@@ -56,10 +56,10 @@ __all__ = ["CacheConfig", "CachedValue", "QueryCache"]
 # role or password change) bumps that user's `auth` generation, so the shared copy may live for
 # minutes: a short TTL reloaded every user's state from the database every second, in every
 # process, for nothing (the largest share of the database work per cached read).
-SHARED_FAMILY_TTLS = {"auth": 600.0}
+SHARED_FAMILY_TTLS = {Family.AUTH: 600.0}
 # Without Redis the CLI's session changes cannot reach this process; the TTL bounds how late they
 # are seen.
-LOCAL_ONLY_FAMILY_TTLS = {"auth": 1.0}
+LOCAL_ONLY_FAMILY_TTLS = {Family.AUTH: 1.0}
 
 
 class PendingStore(Protocol):
@@ -349,22 +349,9 @@ class QueryCache:
 
     # ---- writes ----------------------------------------------------------------------------
 
-    @staticmethod
-    def items_for(touched: Touched) -> set[InvalidationItem]:
-        """(family, scope) pairs a write affects: the owners' scopes and the all-seeing scope, or
-        the whole family for writes that belong to no account (market quotes)."""
-        items: set[InvalidationItem] = set()
-        for family in touched.families:
-            if not touched.user_ids:
-                items.add((family, None))
-                continue
-            items.add((family, "all"))
-            items.update((family, f"u{user_id}") for user_id in touched.user_ids)
-        return items
-
     async def invalidate(self, *touched: Touched) -> None:
         """Make committed writes visible to the next read in every process (one publish for all)."""
-        items = set().union(*(self.items_for(t) for t in touched))
+        items: set[InvalidationItem] = set().union(*(t.items for t in touched))
         if not items:
             return
         self.local.invalidate(items)

@@ -1,8 +1,9 @@
 """The cached query services: what the REST API and the pages call instead of the database.
 
-Each method names its key family, builds its key from the viewer's scope and its parameters,
-and loads through the matching query service on a miss. The ingestion services name the same
-families in `FAMILIES`, which is how a write knows what to invalidate.
+Each method names its key family (`Family`), builds its key from the viewer's scope and its
+parameters, and loads through the matching query service on a miss. The write services name the
+same `Family` members in what they return (`Touched`), which is how a write knows what to
+invalidate.
 
 Relative windows (`window=timedelta(hours=24)`) are part of the key and resolved against the
 current time when loaded, so pollers asking for "the last 24 h" share one key; explicit
@@ -27,25 +28,11 @@ from dashboard.schemas.guards import AccountGuardList, EquityCurve, GuardEventLi
 from dashboard.schemas.positions import ClosedPositionPage, PositionList, PositionView
 from dashboard.schemas.reconciliation import DivergenceTimeline, OpenIncidents, ReconciliationStatus
 from dashboard.services.queries import accounts, guards, positions, reconciliation
+from dashboard.services.touched import Family
 from dashboard.services.viewer import Viewer
 
 M = TypeVar("M", bound=ReadModel)
 
-#: Every family a cached read belongs to (the ingestion `FAMILIES` must use these names).
-FAMILIES = frozenset(
-    {
-        "reconciliation",
-        "timeline",
-        "incidents",
-        "positions",
-        "guards",
-        "risk_wall",
-        "guard_events",
-        "equity",
-        "market",
-        "accounts",
-    }
-)
 #: Market data is the same for every viewer: one key for everybody.
 GLOBAL_SCOPE = "global"
 
@@ -90,7 +77,7 @@ class CachedQueries:
 
     async def _get(
         self,
-        family: str,
+        family: Family,
         scope: Viewer | str,
         model: type[M],
         loader: Callable[[], Awaitable[M]],
@@ -103,7 +90,7 @@ class CachedQueries:
 
     async def reconciliation_status(self, viewer: Viewer) -> Cached[ReconciliationStatus]:
         return await self._get(
-            "reconciliation",
+            Family.RECONCILIATION,
             viewer,
             ReconciliationStatus,
             lambda: reconciliation.reconciliation_status(self.db, viewer),
@@ -128,12 +115,12 @@ class CachedQueries:
             )
 
         return await self._get(
-            "timeline", viewer, DivergenceTimeline, load, account_id=account_id, limit=limit, **params
+            Family.TIMELINE, viewer, DivergenceTimeline, load, account_id=account_id, limit=limit, **params
         )
 
     async def open_incidents(self, viewer: Viewer, account_id: int | None = None) -> Cached[OpenIncidents]:
         return await self._get(
-            "incidents",
+            Family.INCIDENTS,
             viewer,
             OpenIncidents,
             lambda: reconciliation.open_incidents(self.db, viewer, account_id=account_id),
@@ -142,7 +129,7 @@ class CachedQueries:
 
     async def position_incidents(self, viewer: Viewer, position_id: int) -> Cached[OpenIncidents]:
         return await self._get(
-            "incidents",
+            Family.INCIDENTS,
             viewer,
             OpenIncidents,
             lambda: reconciliation.position_incidents(self.db, viewer, position_id),
@@ -162,7 +149,7 @@ class CachedQueries:
         descending: bool = True,
     ) -> Cached[PositionList]:
         return await self._get(
-            "positions",
+            Family.POSITIONS,
             viewer,
             PositionList,
             lambda: positions.open_positions(
@@ -184,7 +171,7 @@ class CachedQueries:
 
     async def position_by_id(self, viewer: Viewer, position_id: int) -> Cached[PositionView]:
         return await self._get(
-            "positions",
+            Family.POSITIONS,
             viewer,
             PositionView,
             lambda: positions.position_by_id(self.db, viewer, position_id),
@@ -196,7 +183,7 @@ class CachedQueries:
         self, viewer: Viewer, *, account_id: int | None = None, limit: int = 50, before_id: int | None = None
     ) -> Cached[ClosedPositionPage]:
         return await self._get(
-            "positions",
+            Family.POSITIONS,
             viewer,
             ClosedPositionPage,
             lambda: positions.closed_positions(
@@ -212,7 +199,7 @@ class CachedQueries:
 
     async def account_guards(self, viewer: Viewer, account_id: int | None = None) -> Cached[AccountGuardList]:
         return await self._get(
-            "guards",
+            Family.GUARDS,
             viewer,
             AccountGuardList,
             lambda: guards.account_guards(self.db, viewer, account_id=account_id),
@@ -221,7 +208,7 @@ class CachedQueries:
 
     async def risk_wall(self, viewer: Viewer, level: Level | str | None = None) -> Cached[AccountGuardList]:
         return await self._get(
-            "risk_wall",
+            Family.RISK_WALL,
             viewer,
             AccountGuardList,
             lambda: guards.risk_wall(self.db, viewer, level=level),
@@ -238,7 +225,7 @@ class CachedQueries:
         since: datetime | None = None,
     ) -> Cached[GuardEventList]:
         return await self._get(
-            "guard_events",
+            Family.GUARD_EVENTS,
             viewer,
             GuardEventList,
             lambda: guards.guard_events(
@@ -267,24 +254,24 @@ class CachedQueries:
             return await guards.equity_curve(self.db, viewer, account_id, start, end, max_points=max_points)
 
         return await self._get(
-            "equity", viewer, EquityCurve, load, account_id=account_id, max_points=max_points, **params
+            Family.EQUITY, viewer, EquityCurve, load, account_id=account_id, max_points=max_points, **params
         )
 
     async def market_guards(self, viewer: Viewer) -> Cached[MarketGuardList]:
         return await self._get(
-            "market", GLOBAL_SCOPE, MarketGuardList, lambda: guards.market_guards(self.db, viewer)
+            Family.MARKET, GLOBAL_SCOPE, MarketGuardList, lambda: guards.market_guards(self.db, viewer)
         )
 
     # accounts
 
     async def list_accounts(self, viewer: Viewer) -> Cached[AccountList]:
         return await self._get(
-            "accounts", viewer, AccountList, lambda: accounts.list_accounts(self.db, viewer)
+            Family.ACCOUNTS, viewer, AccountList, lambda: accounts.list_accounts(self.db, viewer)
         )
 
     async def account_by_id(self, viewer: Viewer, account_id: int) -> Cached[AccountView]:
         return await self._get(
-            "accounts",
+            Family.ACCOUNTS,
             viewer,
             AccountView,
             lambda: accounts.account_by_id(self.db, viewer, account_id),

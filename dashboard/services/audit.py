@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dashboard.db.models import AuditLog
+from dashboard.db.session import Database
 
 
 class AuditAction(StrEnum):
@@ -26,6 +27,29 @@ class AuditAction(StrEnum):
     PASSWORD_SET = "password_set"
     SERVICE_TOKEN_ISSUED = "service_token_issued"
     GUARD_EVENT_ACKNOWLEDGED = "guard_event_acknowledged"
+
+
+async def record(
+    db: Database,
+    action: AuditAction,
+    *,
+    actor_user_id: int | None = None,
+    target: str | None = None,
+    client_addr: str | None = None,
+    detail: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> None:
+    """An audit entry that is a write of its own (a login, a failed login, a lock-out)."""
+    async with db.session() as session:
+        audit(
+            session,
+            action,
+            actor_user_id=actor_user_id,
+            target=target,
+            client_addr=client_addr,
+            detail=detail,
+            now=now,
+        )
 
 
 def audit(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -10,11 +11,17 @@ from dashboard.db.models import GuardEvent
 from dashboard.db.session import Database
 from dashboard.services.audit import AuditAction, audit
 from dashboard.services.errors import NotFound
-from dashboard.services.ingestion.common import Touched
+from dashboard.services.touched import Family, Touched
 from dashboard.services.viewer import Viewer
 
 
-async def acknowledge_guard_event(db: Database, viewer: Viewer, event_id: int) -> Touched:
+@dataclass(frozen=True)
+class Acknowledged:
+    event_id: int
+    touched: Touched
+
+
+async def acknowledge_guard_event(db: Database, viewer: Viewer, event_id: int) -> Acknowledged:
     """Mark an event seen by `viewer`. A trader may acknowledge events of own accounts and market
     events; risk and admin any. Someone else's event is `NotFound`. Acknowledging twice keeps the
     first acknowledgement."""
@@ -39,7 +46,7 @@ async def acknowledge_guard_event(db: Database, viewer: Viewer, event_id: int) -
                 now=now,
             )
         owner = event.user_id
-    touched = Touched(families={"guard_events"})
-    if owner is not None:
-        touched.user_ids.add(owner)
-    return touched
+    touched = Touched().account(owner, Family.GUARD_EVENTS) if owner is not None else Touched()
+    if owner is None:  # a market event: everybody's lists
+        touched.everyone(Family.GUARD_EVENTS)
+    return Acknowledged(event_id, touched)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dashboard.domain.enums import Role
+from dashboard.services.touched import ALL_SCOPE, user_scope
 
 #: Roles that read people's data (every role but `service`).
 READ_ROLES = frozenset(role for role in Role if role.reads)
@@ -28,7 +29,7 @@ class Viewer:
     @property
     def scope(self) -> str:
         """Cache-key scope: one per trader, one shared by everybody who sees all."""
-        return "all" if self.sees_all else f"u{self.user_id}"
+        return ALL_SCOPE if self.sees_all else user_scope(self.user_id)
 
     @property
     def owner_filter(self) -> int | None:

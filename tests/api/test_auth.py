@@ -94,11 +94,9 @@ async def test_disabling_or_demoting_a_user_ends_their_sessions_immediately(api:
     risk = api.auth("risk")
     assert (await api.client.get("/api/v1/positions", headers=trader)).status_code == 200
     assert (await api.client.get("/api/v1/risk/accounts", headers=risk)).status_code == 200
-    _, touched = await set_active(api.runtime.database, "a@test.local", False)
-    await api.runtime.cache.invalidate(touched)
+    await api.runtime.write(set_active, "a@test.local", False)
     assert (await api.client.get("/api/v1/positions", headers=trader)).status_code == 401
-    _, touched = await set_role(api.runtime.database, "risk@test.local", "trader")
-    await api.runtime.cache.invalidate(touched)
+    await api.runtime.write(set_role, "risk@test.local", "trader")
     assert (await api.client.get("/api/v1/risk/accounts", headers=risk)).status_code == 401
 
 

@@ -9,12 +9,12 @@ import pytest
 from dashboard.cache.keys import cache_key
 from dashboard.db.outage import DatabaseUnavailable
 from dashboard.services.errors import NotFound
-from dashboard.services.ingestion.common import Touched
+from dashboard.services.touched import Family, Touched
 from tests.cache.helpers import Box, CountingLoader
 from tests.conftest import CacheFactory
 
 KEY = cache_key("positions", "u1", Box)
-TRADER_WRITE = Touched(user_ids={1}, account_ids={1}, families={"positions"})
+TRADER_WRITE = Touched().account(1, Family.POSITIONS)
 
 
 async def test_miss_then_hit_then_expiry(make_cache: CacheFactory) -> None:
@@ -65,7 +65,7 @@ async def test_invalidation_is_visible_on_the_next_read(make_cache: CacheFactory
     await cache.get(KEY, loader)
     await cache.get(other_key, other)
     loader.value, other.value = 2, 20
-    await cache.invalidate(Touched(user_ids={1}, account_ids={5}, families={"positions"}))
+    await cache.invalidate(Touched().account(1, Family.POSITIONS))
     assert (await cache.get_model(KEY, Box, loader)).n == 2
     assert (await cache.get_model(other_key, Box, other)).n == 10  # another trader's scope is untouched
 
@@ -76,7 +76,7 @@ async def test_a_write_during_a_load_is_not_hidden_by_that_load(make_cache: Cach
     reading = asyncio.create_task(cache.get_model(KEY, Box, loader))
     await asyncio.sleep(0.01)
     loader.value = 2  # the write commits while the query is in flight...
-    await cache.invalidate(Touched(user_ids={1}, families={"positions"}))
+    await cache.invalidate(Touched().account(1, Family.POSITIONS))
     await reading  # ...so whatever that query saw must not be kept
     assert (await cache.get_model(KEY, Box, loader)).n == 2
 
@@ -87,7 +87,7 @@ async def test_family_wide_invalidation_for_writes_without_an_owner(make_cache: 
     loader = CountingLoader(1)
     await cache.get(market, loader)
     loader.value = 2
-    await cache.invalidate(Touched(families={"market"}))
+    await cache.invalidate(Touched().everyone(Family.MARKET))
     assert (await cache.get_model(market, Box, loader)).n == 2
 
 

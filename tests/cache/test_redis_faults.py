@@ -18,14 +18,14 @@ from dashboard.cache.cache import CacheConfig, QueryCache
 from dashboard.cache.keys import cache_key
 from dashboard.db.pending_invalidations import DatabasePendingStore
 from dashboard.db.session import Database
-from dashboard.services.ingestion.common import Touched
+from dashboard.services.touched import Family, Touched
 from tests.cache.helpers import Box, CountingLoader
 from tests.throwaway import ThrowawayRedis
 
 pytestmark = pytest.mark.redis
 
 KEY = cache_key("positions", "u1", Box)
-TRADER_WRITE = Touched(user_ids={1}, account_ids={1}, families={"positions"})
+TRADER_WRITE = Touched().account(1, Family.POSITIONS)
 Build = Callable[..., QueryCache]
 
 

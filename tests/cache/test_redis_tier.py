@@ -15,14 +15,14 @@ import pytest
 from redis.asyncio import Redis
 
 from dashboard.cache.keys import cache_key
-from dashboard.services.ingestion.common import Touched
+from dashboard.services.touched import Family, Touched
 from tests.cache.helpers import Box, CountingLoader
 from tests.cache.proxy import FlakyProxy
 from tests.conftest import CacheFactory
 from tests.process import free_port
 
 KEY = cache_key("positions", "u1", Box)
-TRADER_WRITE = Touched(user_ids={1}, account_ids={1}, families={"positions"})
+TRADER_WRITE = Touched().account(1, Family.POSITIONS)
 
 
 async def eventually(predicate, timeout_s: float = 2.0) -> None:  # type: ignore[no-untyped-def]

@@ -1,5 +1,6 @@
 """Ingestion endpoints for the bridge (role `service`): validated by the same pydantic models as
-the services, written in one transaction each, then the cache drops exactly what they touched."""
+the services, written in one transaction each through the runtime's one write path (which then
+drops exactly the cached reads they touched, in every process)."""
 
 from __future__ import annotations
 
@@ -32,8 +33,7 @@ ERRORS: dict[int | str, dict[str, object]] = {
 @router.post("/syncs", response_model=IngestAccepted, responses=ERRORS)
 async def ingest_sync(body: SyncSnapshotIn, bridge: Service) -> IngestAccepted:
     """A broker snapshot of one account. Idempotent on `sync_id`: a repeat is `duplicate`."""
-    result = await record_sync(bridge.runtime.database, body)
-    await bridge.runtime.cache.invalidate(result.touched)
+    result = await bridge.runtime.write(record_sync, body)
     return IngestAccepted(
         status="accepted" if result.created else "duplicate",
         detail={
@@ -49,8 +49,7 @@ async def ingest_sync(body: SyncSnapshotIn, bridge: Service) -> IngestAccepted:
 @router.post("/equity", response_model=IngestAccepted, responses=ERRORS)
 async def ingest_equity(body: EquitySnapshotIn, bridge: Service) -> IngestAccepted:
     """An equity snapshot; updates HWM, drawdown, daily loss and raises guard events."""
-    result = await record_equity(bridge.runtime.database, body)
-    await bridge.runtime.cache.invalidate(result.touched)
+    result = await bridge.runtime.write(record_equity, body)
     return IngestAccepted(
         status="accepted" if result.created else "duplicate",
         detail={
@@ -65,8 +64,7 @@ async def ingest_equity(body: EquitySnapshotIn, bridge: Service) -> IngestAccept
 @router.post("/quotes", response_model=IngestAccepted, responses=ERRORS)
 async def ingest_quotes(body: QuoteBatchIn, bridge: Service) -> IngestAccepted:
     """A batch of quotes (1 to 1 000); drives the market guards."""
-    result = await record_quotes(bridge.runtime.database, body)
-    await bridge.runtime.cache.invalidate(result.touched)
+    result = await bridge.runtime.write(record_quotes, body)
     return IngestAccepted(
         status="accepted", detail={"accepted": result.accepted, "transitions": len(result.transitions)}
     )
@@ -75,8 +73,7 @@ async def ingest_quotes(body: QuoteBatchIn, bridge: Service) -> IngestAccepted:
 @router.post("/positions", response_model=IngestAccepted, responses=ERRORS)
 async def ingest_position_opened(body: PositionOpenedIn, bridge: Service) -> IngestAccepted:
     """A fill the platform made (the local side of a position). Idempotent on the identifier."""
-    result = await record_position_opened(bridge.runtime.database, body)
-    await bridge.runtime.cache.invalidate(result.touched)
+    result = await bridge.runtime.write(record_position_opened, body)
     return IngestAccepted(
         status="accepted" if result.created else "duplicate", detail={"position_id": result.position_id}
     )

@@ -1,9 +1,6 @@
-"""Pieces every ingestion service shares: locking an account for writing, instrument specs, and
-the record of what a write touched (for cache invalidation)."""
+"""Pieces every ingestion service shares: locking an account for writing and instrument specs."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,20 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dashboard.db.models import AccountRiskState, Instrument, TradingAccount
 from dashboard.domain.instruments import InstrumentSpec
 from dashboard.services.errors import InvalidInput
-
-
-@dataclass
-class Touched:
-    """Which cached reads a write can have changed: the cache invalidates exactly these."""
-
-    user_ids: set[int] = field(default_factory=set)
-    account_ids: set[int] = field(default_factory=set)
-    families: set[str] = field(default_factory=set)
-
-    def add_account(self, user_id: int, account_id: int, *families: str) -> None:
-        self.user_ids.add(user_id)
-        self.account_ids.add(account_id)
-        self.families.update(families)
 
 
 async def lock_account(session: AsyncSession, account_id: int) -> tuple[TradingAccount, AccountRiskState]:

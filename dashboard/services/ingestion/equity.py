@@ -16,10 +16,11 @@ from dashboard.domain.levels import Thresholds
 from dashboard.domain.numbers import DomainError, money
 from dashboard.domain.risk_state import AccountRules, RiskAlert, RiskState, advance
 from dashboard.services.errors import InvalidInput
-from dashboard.services.ingestion.common import Touched, lock_account
+from dashboard.services.ingestion.common import lock_account
 from dashboard.services.ingestion.inputs import EquitySnapshotIn, parse
+from dashboard.services.touched import Family, Touched
 
-FAMILIES = ("guards", "equity", "guard_events", "risk_wall")
+FAMILIES = (Family.GUARDS, Family.EQUITY, Family.GUARD_EVENTS, Family.RISK_WALL)
 _STATE_FIELDS = tuple(f.name for f in fields(RiskState))
 
 
@@ -80,8 +81,7 @@ async def record_equity(db: Database, snapshot: EquitySnapshotIn | dict[str, Any
 
 async def _record(session: AsyncSession, snap: EquitySnapshotIn) -> EquityResult:
     account, row = await lock_account(session, snap.account_id)
-    touched = Touched()
-    touched.add_account(account.user_id, account.id, *FAMILIES)
+    touched = Touched().account(account.user_id, *FAMILIES)
     existing = (
         await session.execute(
             select(EquitySnapshot).where(

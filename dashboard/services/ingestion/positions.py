@@ -12,10 +12,11 @@ from dashboard.db.session import Database
 from dashboard.domain.enums import PositionSource, PositionStatus
 from dashboard.domain.instruments import normalise_symbol
 from dashboard.services.errors import InvalidInput
-from dashboard.services.ingestion.common import Touched, instrument_specs, lock_account
+from dashboard.services.ingestion.common import instrument_specs, lock_account
 from dashboard.services.ingestion.inputs import PositionOpenedIn, parse
+from dashboard.services.touched import Family, Touched
 
-FAMILIES = ("positions", "reconciliation", "guards", "risk_wall")
+FAMILIES = (Family.POSITIONS, Family.RECONCILIATION, Family.GUARDS, Family.RISK_WALL)
 
 
 @dataclass
@@ -32,8 +33,7 @@ async def record_position_opened(
     data = parse(PositionOpenedIn, fill)
     async with db.session() as session:
         account, state = await lock_account(session, data.account_id)
-        touched = Touched()
-        touched.add_account(account.user_id, account.id, *FAMILIES)
+        touched = Touched().account(account.user_id, *FAMILIES)
         existing = (
             await session.execute(
                 select(Position.id).where(

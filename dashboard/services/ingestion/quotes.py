@@ -15,10 +15,11 @@ from dashboard.domain.instruments import normalise_symbol
 from dashboard.domain.market_guards import GuardTransition, SymbolGuardState, apply_quote, check_stale
 from dashboard.domain.numbers import DomainError
 from dashboard.services.errors import InvalidInput
-from dashboard.services.ingestion.common import Touched, instrument_specs
+from dashboard.services.ingestion.common import instrument_specs
 from dashboard.services.ingestion.inputs import QuoteBatchIn, parse
+from dashboard.services.touched import Family, Touched
 
-FAMILIES = ("market", "guard_events")
+FAMILIES = (Family.MARKET, Family.GUARD_EVENTS)
 
 
 @dataclass
@@ -93,5 +94,5 @@ async def _record(session: AsyncSession, batch: QuoteBatchIn, now: datetime) -> 
         )
         for t in transitions
     )
-    touched = Touched(families=set(FAMILIES))
+    touched = Touched().everyone(*FAMILIES)
     return QuotesResult(len(batch.quotes), transitions, touched)

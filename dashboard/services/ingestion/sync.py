@@ -46,10 +46,18 @@ from dashboard.domain.reconciliation import (
     stop_or_none,
 )
 from dashboard.services.errors import InvalidInput
-from dashboard.services.ingestion.common import Touched, instrument_specs, lock_account
+from dashboard.services.ingestion.common import instrument_specs, lock_account
 from dashboard.services.ingestion.inputs import SyncSnapshotIn, parse
+from dashboard.services.touched import Family, Touched
 
-FAMILIES = ("reconciliation", "timeline", "incidents", "positions", "guards", "risk_wall")
+FAMILIES = (
+    Family.RECONCILIATION,
+    Family.TIMELINE,
+    Family.INCIDENTS,
+    Family.POSITIONS,
+    Family.GUARDS,
+    Family.RISK_WALL,
+)
 
 # Which local column a broker-wins divergence overwrites, and from which broker field.
 _BROKER_FACT: dict[DivergenceKind, tuple[str, str]] = {
@@ -117,8 +125,7 @@ async def _record(session: AsyncSession, snap: SyncSnapshotIn) -> SyncResult:
         return existing
     if state.last_sync_at is not None and snap.taken_at < state.last_sync_at:
         raise InvalidInput("taken_at: older than the latest recorded sync of this account", field="taken_at")
-    touched = Touched()
-    touched.add_account(account.user_id, account.id, *FAMILIES)
+    touched = Touched().account(account.user_id, *FAMILIES)
 
     if snap.error is not None:
         log = _log(account, snap, SyncEventType.SYNC_FAILED, SyncStatus.FAILED, error=snap.error)

@@ -1,0 +1,69 @@
+"""The one write path: run a write service, then make what it touched visible everywhere.
+
+Every write (ingestion, acknowledgements, user administration, logout) goes through a `Writer`,
+so no caller can commit a write and forget to invalidate the cached reads it changed. A batch
+(`async with writer.batch() as write:`) defers the invalidations to its end and sends them once:
+the demo simulator's tick makes a dozen writes, and each invalidating the all-seeing scope on its
+own reloaded the risk users' views a dozen times a tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
+
+from dashboard.cache.cache import QueryCache
+from dashboard.db.session import Database
+from dashboard.services.touched import Touched
+
+
+class Written(Protocol):
+    """What every write service returns: at least what it touched."""
+
+    @property
+    def touched(self) -> Touched: ...
+
+
+P = ParamSpec("P")
+W = TypeVar("W", bound=Written)
+
+
+class Writer:
+    def __init__(self, db: Database, cache: QueryCache) -> None:
+        self.db = db
+        self.cache = cache
+        self._deferred: list[Touched] | None = None
+
+    async def __call__(
+        self,
+        operation: Callable[Concatenate[Database, P], Awaitable[W]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> W:
+        """`operation(db, *args, **kwargs)`, committed, then its invalidation sent (or deferred to
+        the end of the batch this writer is in)."""
+        result = await operation(self.db, *args, **kwargs)
+        await self.touched(result.touched)
+        return result
+
+    async def touched(self, touched: Touched) -> None:
+        """Invalidate what a committed write touched (for writes made outside `__call__`)."""
+        if not touched:
+            return
+        if self._deferred is not None:
+            self._deferred.append(touched)
+        else:
+            await self.cache.invalidate(touched)
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[Writer]:
+        """A writer whose invalidations are sent once, when the block ends (also when it fails:
+        what committed must become visible)."""
+        batch = Writer(self.db, self.cache)
+        batch._deferred = []
+        try:
+            yield batch
+        finally:
+            if batch._deferred:
+                await self.cache.invalidate(*batch._deferred)
