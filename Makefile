@@ -2,13 +2,17 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test env lint bench-queries bench-cache bench-api bench-sessions bench-db-tx bench-abuse bench-redis-recovery
+.PHONY: run test test-fast env lint bench-queries bench-cache bench-api bench-sessions bench-db-tx bench-abuse bench-redis-recovery
 
 run: env
 	$(PY) -m dashboard run --demo
 
-test: env
+test: lint
 	bash scripts/test.sh
+
+# The tests that need no PostgreSQL, Redis or browser, for the edit loop (about 3 minutes here).
+test-fast: env
+	$(PY) -m pytest -q -m "not postgres and not redis and not browser"
 
 env: $(VENV)/.installed
 
@@ -17,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 lint: env
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy
 
 bench-queries: env
 	$(PY) bench/queries.py

@@ -31,12 +31,18 @@ def set_rows(table: ui.table, rows: list[dict[str, Any]]) -> bool:
     return True
 
 
-def utc_on_hover(table: ui.table, column: str, utc_field: str) -> None:
-    """Show a table's local-time column with its UTC value as the cell's hover title."""
+def hover(table: ui.table, column: str, title_field: str) -> None:
+    """Show a column's cells with another field of the row as their hover title (the UTC time
+    behind a local time, the broker login behind an account name)."""
     table.add_slot(
         f"body-cell-{column}",
-        f'<q-td :props="props" :title="props.row.{utc_field}">{{{{ props.value }}}}</q-td>',
+        f'<q-td :props="props" :title="props.row.{title_field}">{{{{ props.value }}}}</q-td>',
     )
+
+
+def utc_on_hover(table: ui.table, column: str, utc_field: str) -> None:
+    """Show a table's local-time column with its UTC value as the cell's hover title."""
+    hover(table, column, utc_field)
 
 
 def utc(moment: datetime) -> str:

@@ -27,6 +27,11 @@ def frame(title: str, live: LivePage, *, demo: bool) -> Iterator[None]:
     principal = live.principal
     dark = ui.dark_mode()
     links = [(path, label, icon) for path, label, icon, wide in NAV if not wide or principal.role.sees_all]
+    with ui.left_drawer(value=False).classes("bg-slate-100 md:hidden") as drawer:
+        for path, label, icon in links:
+            ui.button(label, icon=icon, on_click=lambda p=path: ui.navigate.to(p)).props(
+                "flat no-caps align=left"
+            )
     with ui.header().classes(
         "items-center justify-between bg-slate-900 text-white px-3 py-2 gap-2 flex-wrap"
     ):
@@ -59,11 +64,6 @@ def frame(title: str, live: LivePage, *, demo: bool) -> Iterator[None]:
             ui.button(icon="logout", on_click=lambda: live.act(lambda: _logout(live))).props(
                 "flat round dense color=white"
             ).mark("logout").tooltip("Log out everywhere")
-    with ui.left_drawer(value=False).classes("bg-slate-100 md:hidden") as drawer:
-        for path, label, icon in links:
-            ui.button(label, icon=icon, on_click=lambda p=path: ui.navigate.to(p)).props(
-                "flat no-caps align=left"
-            )
     with ui.column().classes("w-full max-w-7xl mx-auto p-2 sm:p-4 gap-4"):
         ui.label(title).classes("text-xl font-semibold")
         yield

@@ -1,12 +1,17 @@
-"""The live loop of a page: one timer per tab that re-checks the session, refreshes every panel
-from the cached services and marks panels stale when their data is old.
+"""The live loop of a page: one timer per tab that re-checks the session, fetches every panel's
+data from the cached services, then changes the elements, and marks panels stale when their data
+is old.
 
-Why one timer per page (not per panel): one wake-up per tick per tab, panels refreshed in order,
-and a single place that stops everything when the session ends. The first tick is delayed by a
-random offset so that tabs opened together do not fire together.
+Panels are split in two (`LivePanel.fetch`, which awaits the cached services, and `LivePanel.show`,
+which changes elements and never awaits), so a tick first gathers every panel's data and then
+changes the elements in one go: the tab gets one message per tick, or none when nothing changed.
 
-Stale means old data, whatever the reason: a panel shows its banner, with the data's age, when
-the data it shows is older than its freshness, including a value the cache served from before a
+Why one timer per page (not per panel): one wake-up per tick per tab and a single place that stops
+everything when the session ends. The first tick is delayed by a random offset so that tabs
+opened together do not fire together.
+
+Stale means old data, whatever the reason: a panel shows its banner, with the data's age, when the
+data it shows is older than its freshness, including a value the cache served from before a
 database outage (the read models carry `as_of`, the moment they were read from the database).
 During an outage nothing is logged per tab or per tick (the database's monitor logs the outage
 once) and the tab stays on its page: only a session that is really over sends it to the login.
@@ -14,12 +19,14 @@ once) and the tab stays on its page: only a session that is really over sends it
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -67,14 +74,36 @@ def age_text(seconds: float) -> str:
     return f"{whole // 3600} h {whole % 3600 // 60} min"
 
 
-@dataclass
-class Panel:
-    """One refreshable area: its refresh function, its "as of" label and its stale banner."""
+class LivePanel(ABC, Generic[T]):
+    """One refreshable area of a page. Build its elements in `__init__` (inside the page's frame),
+    then `live.add(self)` where its stale banner and "as of" line belong."""
 
     name: str
-    refresh: Callable[[], Awaitable[datetime | None]]
+
+    def __init__(self, live: LivePage) -> None:
+        self.live = live
+
+    @abstractmethod
+    async def fetch(self) -> T:
+        """Read what the panel shows, from the cached services only."""
+
+    @abstractmethod
+    def show(self, data: T) -> datetime | None:
+        """Change the elements (only those whose content changed); return the data's `as_of`.
+        Never awaits: a tick applies every panel in one go."""
+
+    async def refresh(self) -> None:
+        """Fetch and show now (after a filter change or an action), outside the tick."""
+        self.live.shown(self, self.show(await self.fetch()))
+
+
+@dataclass
+class PanelState:
+    """A panel's place on the page: its stale banner and "as of" line, and what it last showed."""
+
+    panel: LivePanel[Any]
     as_of: ui.label
-    banner: ui.element
+    banner: ui.label
     utc: ui.tooltip
     last_ok: datetime | None = None
     data_as_of: datetime | None = None
@@ -87,7 +116,7 @@ class LivePage:
     principal: Principal
     token: str
     path: str
-    panels: list[Panel] = field(default_factory=list)
+    panels: list[PanelState] = field(default_factory=list)
     interval_s: int = DEFAULT_REFRESH_S
     timer: ui.timer | None = None
     ended: bool = False
@@ -96,6 +125,19 @@ class LivePage:
     # Set when the page could not be built completely (database down at page load): the first
     # tick that gets data reloads the page so every panel is built.
     incomplete: bool = False
+
+    @classmethod
+    def for_request(cls, request: Any, path: str) -> LivePage:
+        """The live context of a page request that the session guard has let through."""
+        principal: Principal = request.state.principal
+        runtime = current_runtime()
+        return cls(
+            runtime=runtime,
+            principal=principal,
+            token=request.state.session_token,
+            path=path,
+            interval_s=remembered_refresh(principal.user_id, runtime.settings.page_refresh_s),
+        )
 
     @property
     def freshness_s(self) -> float:
@@ -111,21 +153,16 @@ class LivePage:
             return "–"
         return moment.astimezone(self.tz).strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
 
-    def panel(self, name: str, refresh: Callable[[], Awaitable[datetime | None]]) -> Panel:
-        """Register a panel; call inside the panel's container so the labels land there."""
-        banner = (
-            ui.label()
-            .classes("text-amber-900 bg-amber-100 rounded px-2 py-1 text-sm")
-            .mark(f"stale-{name}")
-            .props('role="status"')
-        )
+    def add(self, panel: LivePanel[Any]) -> LivePanel[Any]:
+        """Register a panel; its stale banner and "as of" line are placed where this is called."""
+        banner = ui.label().classes("text-amber-900 bg-amber-100 rounded px-2 py-1 text-sm")
+        banner.mark(f"stale-{panel.name}").props('role="status"')
         banner.set_visibility(False)
-        as_of = ui.label("loading…").classes("text-xs opacity-80").mark(f"as-of-{name}")
+        as_of = ui.label("loading…").classes("text-xs opacity-80").mark(f"as-of-{panel.name}")
         with as_of:
             utc = ui.tooltip("")
-        entry = Panel(name, refresh, as_of, banner, utc)
-        self.panels.append(entry)
-        return entry
+        self.panels.append(PanelState(panel, as_of, banner, utc))
+        return panel
 
     async def initial(self, read: Callable[[], Awaitable[T]], fallback: T) -> T:
         """A read the page needs to build itself; during a database outage the page is built with
@@ -187,47 +224,69 @@ class LivePage:
         if not self.interval_s and not force:  # paused
             return
         now = datetime.now(UTC)
+        fetched = await asyncio.gather(
+            *(state.panel.fetch() for state in self.panels), return_exceptions=True
+        )
+        # From here on nothing awaits: every element change of this tick goes out in one message.
         if self.stamp is not None:
             self.stamp.props(f"data-tick={int(now.timestamp() * 1000)}")
         complete = True
-        for panel in self.panels:
-            try:
-                as_of = await panel.refresh()
-            except Unauthenticated:
+        for state, data in zip(self.panels, fetched, strict=True):
+            if isinstance(data, Unauthenticated):
                 self.end_session()
                 return
-            except DatabaseUnavailable:
-                complete = False  # the outage is logged once, by the database's monitor
-            except Exception as error:  # a bug: log it once per panel and kind, keep the page up
+            if isinstance(data, BaseException):
                 complete = False
-                kind = type(error).__name__
-                if kind not in panel.failures_logged:
-                    panel.failures_logged.add(kind)
-                    log.warning("panel %s failed to refresh", panel.name, exc_info=True)
+                self._failed(state, data)
             else:
-                panel.last_ok = now
-                panel.data_as_of = as_of
-                panel.as_of.text = f"as of {self.local(as_of)}" if as_of else ""
-                if as_of is not None:  # one tooltip per panel, its text updated (never a new element)
-                    panel.utc.text = as_of.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-            self._mark_stale(panel, now)
+                try:
+                    self._shown(state, state.panel.show(data), now)
+                except Exception as error:  # a bug in a panel: the others still update
+                    complete = False
+                    self._failed(state, error)
+            self._mark_stale(state, now)
         if complete and self.incomplete:
             self.incomplete = False
             ui.navigate.reload()
 
-    def _mark_stale(self, panel: Panel, now: datetime) -> None:
+    def shown(self, panel: LivePanel[Any], as_of: datetime | None) -> None:
+        """A panel refreshed outside the tick (a filter change)."""
+        now = datetime.now(UTC)
+        for state in self.panels:
+            if state.panel is panel:
+                self._shown(state, as_of, now)
+                self._mark_stale(state, now)
+
+    def _shown(self, state: PanelState, as_of: datetime | None, now: datetime) -> None:
+        state.last_ok = now
+        if as_of == state.data_as_of:
+            return
+        state.data_as_of = as_of
+        state.as_of.text = f"as of {self.local(as_of)}" if as_of else ""
+        if as_of is not None:  # one tooltip per panel, its text updated (never a new element)
+            state.utc.text = as_of.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+    def _failed(self, state: PanelState, error: BaseException) -> None:
+        if isinstance(error, DatabaseUnavailable):
+            return  # the outage is logged once, by the database's monitor
+        kind = type(error).__name__
+        if kind not in state.failures_logged:  # a bug: once per panel and kind, the page stays up
+            state.failures_logged.add(kind)
+            log.warning("panel %s failed to refresh", state.panel.name, exc_info=error)
+
+    def _mark_stale(self, state: PanelState, now: datetime) -> None:
         """Stale: the data shown is older than the panel's freshness, or there is none yet."""
-        seen = panel.data_as_of or panel.last_ok
+        seen = state.data_as_of or state.last_ok
         if seen is None:
             stale, text = True, "Data is not available yet; retrying"
         else:
             age = (now - seen).total_seconds()
             stale = age > self.freshness_s
             text = f"Data is stale: last update {self.local(seen)} ({age_text(age)} ago); retrying"
-        if stale and panel.banner.text != text:
-            panel.banner.text = text
-        if panel.banner.visible != stale:
-            panel.banner.set_visibility(stale)
+        if stale and state.banner.text != text:
+            state.banner.text = text
+        if state.banner.visible != stale:
+            state.banner.set_visibility(stale)
 
     def end_session(self) -> None:
         """Session expired, logged out elsewhere or disabled: stop and leave for the login page."""
@@ -237,16 +296,3 @@ class LivePage:
         if self.timer is not None:
             self.timer.active = False
         ui.navigate.to(f"/login?error=expired&next={quote(self.path, safe='')}")
-
-
-def live_page(request: Any, path: str) -> LivePage:
-    """The live context of a page request that the session guard has let through."""
-    principal: Principal = request.state.principal
-    runtime = current_runtime()
-    return LivePage(
-        runtime=runtime,
-        principal=principal,
-        token=request.state.session_token,
-        path=path,
-        interval_s=remembered_refresh(principal.user_id, runtime.settings.page_refresh_s),
-    )

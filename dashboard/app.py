@@ -24,6 +24,8 @@ from dashboard.api.router import build_api
 from dashboard.auth.secret import JwtSecret, resolve_jwt_secret
 from dashboard.db.migrate import upgrade
 from dashboard.db.outage import DatabaseUnavailable
+from dashboard.demo.seed import DEMO_PASSWORD, demo_logins, ensure_demo_passwords, is_seeded, seed_demo
+from dashboard.demo.simulator import Simulator
 from dashboard.gc_tuning import tune_gc
 from dashboard.runtime import Runtime, current_runtime, install_runtime
 from dashboard.services.errors import ServiceError
@@ -75,10 +77,8 @@ def configure(settings: Settings, *, demo: bool) -> JwtSecret:
     demo_mode = settings.env is Environment.DEMO
     home.register()
     login.register(demo_mode)
-    reconciliation.register(demo_mode)
-    positions.register(demo_mode)
-    guards.register(demo_mode)
-    risk.register(demo_mode)
+    for live in (reconciliation.page, positions.page, guards.page, risk.page):
+        live.register(demo_mode)
     return secret
 
 
@@ -99,9 +99,6 @@ async def _bring_up(runtime: Runtime, *, demo: bool) -> None:
     url = f"http://{runtime.settings.host}:{runtime.settings.port}/"
     print(f"Dashboard ready at {url}", flush=True)
     if demo:
-        from dashboard.demo.seed import DEMO_PASSWORD, demo_logins
-        from dashboard.demo.simulator import Simulator
-
         logins = ", ".join(await demo_logins(runtime.database))
         print(f"Demo logins (password '{DEMO_PASSWORD}'): {logins}", flush=True)
         simulator = Simulator(
@@ -114,8 +111,6 @@ async def _bring_up(runtime: Runtime, *, demo: bool) -> None:
 
 async def _prepare_demo(runtime: Runtime) -> None:
     """Seed on first start (until the seed's marker is there), and give demo users the password."""
-    from dashboard.demo.seed import ensure_demo_passwords, is_seeded, seed_demo
-
     if not await is_seeded(runtime.database):
         log.warning("seeding demo data (first start)...")
         try:

@@ -10,10 +10,8 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel
-from sqlalchemy import text
 
 from dashboard.cache.metrics import CacheMetricsReport
-from dashboard.db.outage import DatabaseUnavailable
 from dashboard.runtime import Runtime
 
 
@@ -38,15 +36,6 @@ class HealthReport(BaseModel):
     cache_detail: CacheMetricsReport | None = None
 
 
-async def database_reachable(runtime: Runtime) -> bool:
-    try:
-        async with runtime.database.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-    except DatabaseUnavailable:
-        return False
-    return True
-
-
 async def check_ready(runtime: Runtime) -> ReadyReport:
     readiness = runtime.readiness
     reasons = []
@@ -56,7 +45,7 @@ async def check_ready(runtime: Runtime) -> ReadyReport:
         reasons.append("demo seed running")
     if readiness.draining:
         reasons.append("draining")
-    if not await database_reachable(runtime):
+    if not await runtime.database.ping():
         reasons.append("database unreachable")
     return ReadyReport(ready=not reasons, reasons=reasons)
 
@@ -64,7 +53,7 @@ async def check_ready(runtime: Runtime) -> ReadyReport:
 async def check_health(runtime: Runtime, *, detail: bool = False) -> HealthReport:
     from dashboard import __version__
 
-    database_ok = await database_reachable(runtime)
+    database_ok = await runtime.database.ping()
     cache = runtime.cache
     breaker = cache.redis.breaker.state.value if cache.redis else "not configured"
     redis = "not configured" if cache.redis is None else ("ok" if breaker == "closed" else "unreachable")

@@ -183,3 +183,28 @@ async def make_cache() -> AsyncIterator[CacheFactory]:
     yield build
     for cache in caches:
         await cache.close()
+
+
+# ---- markers by need: `make test-fast` runs what needs no PostgreSQL, Redis or browser
+
+_NEEDS = {
+    "pg_database": "postgres",
+    "pg_template": "postgres",
+    "throwaway_postgres": "postgres",
+    "redis_url": "redis",
+    "namespace": "redis",
+    "throwaway_redis": "redis",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with the services it needs, from its fixtures (and the backend parameter),
+    so that `-m "not postgres and not redis and not browser"` selects the quick, local ones."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        needs = {mark for fixture, mark in _NEEDS.items() if fixture in names}
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("database") == "postgresql":
+            needs.add("postgres")
+        for mark in needs:
+            item.add_marker(getattr(pytest.mark, mark))

@@ -18,6 +18,9 @@ from schemathesis.checks import not_a_server_error
 from tests.conftest import IN_CI, REDIS_URL
 from tests.process import run_cli, running_app
 
+# The API process uses the shared Redis.
+pytestmark = pytest.mark.redis
+
 SECRET = "process-test-" + "Zq8wX3vN6mB1kJ4hG7fD2sA9pL5tR0yE"
 SERVICE_PASSWORD = "bridge password 42"
 EXAMPLES = int(os.environ.get("DASHBOARD_SCHEMATHESIS_EXAMPLES", "8" if IN_CI else "12"))

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import REDIS_URL
 from tests.process import run_cli, running_app
@@ -50,6 +51,7 @@ def test_production_refuses_demo_mode(tmp_path: Path) -> None:
     assert "--demo is refused" in result.stderr
 
 
+@pytest.mark.redis  # the demo run uses the shared Redis
 def test_run_demo_seeds_prints_logins_and_keeps_data_moving(tmp_path: Path) -> None:
     import sqlite3
     import time

@@ -25,6 +25,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol, TypeVar
 
 from pydantic import BaseModel
@@ -105,11 +106,11 @@ class CacheConfig:
 
     def ttl(self, family: str) -> float:
         """Freshness in the shared (Redis) tier."""
-        return self.ttl_overrides.get(family, SHARED_FAMILY_TTLS.get(family, self.ttl_s))
+        return self.ttl_overrides.get(family, SHARED_FAMILY_TTLS.get(Family(family), self.ttl_s))
 
     def local_only_ttl(self, family: str) -> float:
         """Freshness in the in-process tier when there is no Redis (this process sees all writes)."""
-        return self.ttl_overrides.get(family, LOCAL_ONLY_FAMILY_TTLS.get(family, self.ttl_s))
+        return self.ttl_overrides.get(family, LOCAL_ONLY_FAMILY_TTLS.get(Family(family), self.ttl_s))
 
 
 class QueryCache:
@@ -184,7 +185,7 @@ class QueryCache:
         if task is None:
             task = asyncio.create_task(self._fill(key, loader))
             self._inflight[key] = task
-            task.add_done_callback(lambda done, key=key: self._fill_done(key, done))
+            task.add_done_callback(partial(self._fill_done, key))
         else:
             self.metrics[key.family].coalesced += 1
         # Shielded: a reader that goes away (a closed tab) does not cancel the others' load.
@@ -426,7 +427,7 @@ class QueryCache:
                 backoff = min(backoff * 2, 2.0)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
                 with contextlib.suppress(Exception):
                     await client.aclose()
 

@@ -164,7 +164,7 @@ class RedisTier:
             key.redis_key(self.namespace),
         ]
         family_gen, scope_gen, raw = await self._call(lambda: self.client.mget(names))
-        return int(family_gen or 0), int(scope_gen or 0), raw
+        return int(family_gen or 0), int(scope_gen or 0), raw if isinstance(raw, bytes) else None
 
     async def store(self, key: CacheKey, envelope: Envelope, ttl_s: float) -> None:
         name = key.redis_key(self.namespace)

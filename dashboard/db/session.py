@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -72,6 +72,15 @@ class Database:
             self._raise_if_outage(error)
             raise
         self.outage.succeeded()
+
+    async def ping(self) -> bool:
+        """True when the database answers a trivial query (readiness and health checks)."""
+        try:
+            async with self.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except DatabaseUnavailable:
+            return False
+        return True
 
     def _raise_if_outage(self, error: Exception) -> None:
         if not isinstance(error, DatabaseUnavailable) and is_outage(error):

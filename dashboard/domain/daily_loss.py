@@ -109,12 +109,23 @@ class DailyLoss:
     limit_amount: Decimal
 
 
+#: A daily-loss limit is WARNING once this share of it is used, CRITICAL at the second (prop-firm
+#: practice: 60 % / 80 % / breach at 100 %).
+WARNING_FRACTION = Decimal("0.6")
+CRITICAL_FRACTION = Decimal("0.8")
+
+
+def daily_loss_bands(limit_pct: Decimal) -> tuple[Decimal, Decimal]:
+    """(warning, critical) of the daily-loss gauge, in % of the day's reference, for a limit."""
+    return limit_pct * WARNING_FRACTION, limit_pct * CRITICAL_FRACTION
+
+
 def daily_loss(
     equity: Decimal | int | str,
     reference: Decimal | int | str,
     limit_pct: Decimal | int | str,
-    warning_fraction: Decimal = Decimal("0.6"),
-    critical_fraction: Decimal = Decimal("0.8"),
+    warning_fraction: Decimal = WARNING_FRACTION,
+    critical_fraction: Decimal = CRITICAL_FRACTION,
     limit_base: Decimal | int | str | None = None,
 ) -> DailyLoss:
     """Evaluate the daily-loss rule at one equity reading.

@@ -320,9 +320,9 @@ def reconcile(
     policy = StopsPolicy(stops_policy)
     local_by_id: dict[int, LocalPosition] = _index(local, "local")
     broker_by_id: dict[int, BrokerPosition] = _index(broker, "broker")
-    for key, deal in exit_deals.items():
-        if deal.identifier != key:
-            raise DomainError(f"exit deal keyed {key} belongs to identifier {deal.identifier}")
+    for key, given in exit_deals.items():
+        if given.identifier != key:
+            raise DomainError(f"exit deal keyed {key} belongs to identifier {given.identifier}")
 
     def spec_for(symbol: str, *prices: Decimal | None) -> InstrumentSpec:
         return instruments.get(symbol) or _fallback_spec(symbol, *prices)

@@ -11,6 +11,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from dashboard.domain.daily_loss import (
+    CRITICAL_FRACTION,
+    WARNING_FRACTION,
     daily_loss,
     day_reference,
     day_start,
@@ -23,8 +25,8 @@ from dashboard.domain.levels import Thresholds, alert_level, classify_drawdown, 
 from dashboard.domain.numbers import DomainError, money, pct, require_utc
 
 # Daily-loss alerts: warning once 60 % of the allowed loss is used, critical at 80 % (domain.md §1.6).
-DAILY_WARNING_USED_PCT = Decimal(60)
-DAILY_CRITICAL_USED_PCT = Decimal(80)
+DAILY_WARNING_USED_PCT = WARNING_FRACTION * 100
+DAILY_CRITICAL_USED_PCT = CRITICAL_FRACTION * 100
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ FLAGS = [
     "--no-first-run",
 ]
 SHOTS = REPO / "artifacts" / "screenshots"
+pytestmark = pytest.mark.browser
 SECRET = "e2e-secret-" + "Qm4vX9rT2wZ7bN5cD8fH1jL6sA3kP0yE"
 
 
@@ -98,8 +99,8 @@ def test_csv_export_downloads_the_rows_shown(base: str, browser: Browser) -> Non
         page.get_by_role("button", name="Export CSV").click()
     content = Path(info.value.path()).read_text()
     lines = content.strip().splitlines()
-    assert lines[0].startswith("Account,Symbol,Side,Volume")
-    assert len(lines) >= 2
+    assert lines[0].startswith("Account,Login,Symbol,Side,Volume,P&L")
+    assert len(lines) >= 2 and not lines[1].split(",")[0].isdigit()  # an account's name, not its id
     context.close()
 
 

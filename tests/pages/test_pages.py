@@ -83,12 +83,13 @@ async def test_positions_show_only_own_rows_and_export_exactly_them(web: Web) ->
             break
         await web.user.should_see(marker="positions")
     accounts = {row["account"] for row in table.rows}
-    assert len(table.rows) == 1 and all("b main" in a for a in accounts)
+    assert len(table.rows) == 1 and accounts == {"b main"}  # the name people know, not an id
+    assert table.rows[0]["login"]  # the broker login on hover
     web.user.find(marker="export").click()
     download = await web.user.download.next()
     rows = list(csv.reader(io.StringIO(download.text)))
-    assert rows[0][:3] == ["Account", "Symbol", "Side"] and len(rows) == 1 + len(table.rows)
-    assert rows[1][1] == "EURUSD"
+    assert rows[0][:4] == ["Account", "Login", "Symbol", "Side"] and len(rows) == 1 + len(table.rows)
+    assert rows[1][0] == "b main" and rows[1][1] == table.rows[0]["login"] and rows[1][2] == "EURUSD"
 
 
 async def test_guards_trader_sees_own_gauges_and_can_acknowledge(web: Web) -> None:
@@ -253,7 +254,7 @@ async def test_a_paused_tab_still_leaves_when_its_session_ends(web: Web) -> None
 def test_prices_are_shown_exactly_without_storage_zeros() -> None:
     from decimal import Decimal
 
-    from pages.positions import _num
+    from components.positions import number as _num
 
     assert _num(Decimal("40278.10000000")) == "40278.1"
     assert _num(Decimal("18187.00000000")) == "18187"

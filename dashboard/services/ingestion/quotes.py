@@ -42,13 +42,13 @@ async def record_quotes(
 async def _record(session: AsyncSession, batch: QuoteBatchIn, now: datetime) -> QuotesResult:
     specs = await instrument_specs(session)
     normalised = []
-    for index, quote in enumerate(batch.quotes):
-        symbol = normalise_symbol(quote.symbol)
+    for index, given in enumerate(batch.quotes):
+        symbol = normalise_symbol(given.symbol)
         if symbol not in specs:
             raise InvalidInput(
-                f"quotes.{index}.symbol: unknown symbol {quote.symbol!r}", field=f"quotes.{index}.symbol"
+                f"quotes.{index}.symbol: unknown symbol {given.symbol!r}", field=f"quotes.{index}.symbol"
             )
-        normalised.append((index, symbol, quote))
+        normalised.append((index, symbol, given))
     rows = {row.symbol: row for row in (await session.execute(select(MarketState))).scalars()}
     states = {
         symbol: SymbolGuardState.from_json(row.guard_state) if row.guard_state else SymbolGuardState(symbol)
@@ -70,14 +70,14 @@ async def _record(session: AsyncSession, batch: QuoteBatchIn, now: datetime) -> 
             transitions.extend(found)
     for symbol, state in states.items():
         row = rows.get(symbol)
-        quote = last_quote.get(symbol)
+        latest = last_quote.get(symbol)
         if row is None:
-            if quote is None:
+            if latest is None:
                 continue
-            row = MarketState(symbol=symbol, bid=quote.bid, ask=quote.ask, quoted_at=quote.ts, guard_state={})
+            row = MarketState(symbol=symbol, bid=latest.bid, ask=latest.ask, quoted_at=latest.ts, guard_state={})
             session.add(row)
-        elif quote is not None:
-            row.bid, row.ask, row.quoted_at = quote.bid, quote.ask, quote.ts
+        elif latest is not None:
+            row.bid, row.ask, row.quoted_at = latest.bid, latest.ask, latest.ts
         row.guard_state = state.to_json()
     session.add_all(
         GuardEvent(

@@ -223,8 +223,8 @@ async def _record(session: AsyncSession, snap: SyncSnapshotIn) -> SyncResult:
     await session.flush()
     _apply_incidents(session, account, state, log, plan, open_rows, by_identifier)
     _count_sync(state, log)
-    closed = sum(d.kind is DivergenceKind.CLOSED_AT_BROKER for d in result.divergences)
-    state.open_positions = len(local_rows) - closed + adopted
+    closed_now = sum(d.kind is DivergenceKind.CLOSED_AT_BROKER for d in result.divergences)
+    state.open_positions = len(local_rows) - closed_now + adopted
     return SyncResult(
         log.id,
         log.status,

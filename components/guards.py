@@ -1,0 +1,262 @@
+"""The panels of `/guards`: per visible account a drawdown and a daily-loss gauge in the account's
+own bands (a toast when a level changes), the chosen account's equity curve with its HWM and its
+guard events (acknowledgeable, audited), and the market guards per symbol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from nicegui import ui
+
+from components.accounts import AccountLabel
+from components.cards import set_rows, utc, utc_on_hover
+from components.gauge import Gauge
+from components.live import LivePage, LivePanel
+from dashboard.domain.daily_loss import daily_loss_bands
+from dashboard.domain.enums import GuardType, Level
+from dashboard.schemas.guards import (
+    AccountGuardList,
+    AccountGuardState,
+    EquityCurve,
+    GuardEventList,
+    MarketGuardList,
+)
+from dashboard.services.errors import NotFound
+from dashboard.services.guard_actions import acknowledge_guard_event
+
+CURVE_WINDOWS = {"6h": timedelta(hours=6), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
+MARKET_GUARDS = (GuardType.PRICE_GAP, GuardType.SPREAD, GuardType.STALE_QUOTE)
+TOASTS = {"critical": "negative", "warning": "warning"}
+EVENT_COLUMNS: list[dict[str, Any]] = [
+    {"name": "at", "label": "Time", "field": "at", "align": "left"},
+    {"name": "type", "label": "Guard", "field": "type", "align": "left"},
+    {"name": "level", "label": "Level", "field": "level", "align": "left"},
+    {"name": "state", "label": "State", "field": "state", "align": "left"},
+    {"name": "message", "label": "Message", "field": "message", "align": "left"},
+    {"name": "ack", "label": "Acknowledged", "field": "acked", "align": "left"},
+]
+ACK_SLOT = """
+<q-td :props="props">
+  <q-btn v-if="!props.row.acked" dense flat color="primary" label="Acknowledge"
+         @click="() => $parent.$emit('ack', props.row)" />
+  <span v-else>{{ props.row.acked }}</span>
+</q-td>
+"""
+MARKET_COLUMNS: list[dict[str, Any]] = [
+    {"name": "symbol", "label": "Symbol", "field": "symbol", "align": "left"},
+    {"name": "bid", "label": "Bid", "field": "bid"},
+    {"name": "ask", "label": "Ask", "field": "ask"},
+    {"name": "age", "label": "Quote age", "field": "age"},
+    {"name": "price_gap", "label": "Price gap", "field": "price_gap", "align": "left"},
+    {"name": "spread", "label": "Spread", "field": "spread", "align": "left"},
+    {"name": "stale_quote", "label": "Stale quote", "field": "stale_quote", "align": "left"},
+]
+
+
+def equity_figure(curve: EquityCurve) -> dict[str, Any]:
+    xs = [p.ts.isoformat() for p in curve.points]
+    return {
+        "data": [
+            {"type": "scatter", "mode": "lines", "name": "equity", "x": xs,
+             "y": [float(p.equity) for p in curve.points], "line": {"color": "#2563eb"}},
+            {"type": "scatter", "mode": "lines", "name": "HWM", "x": xs,
+             "y": [float(p.hwm) for p in curve.points], "line": {"color": "#64748b", "dash": "dot"}},
+        ],
+        "layout": {"height": 260, "margin": {"l": 60, "r": 10, "t": 10, "b": 30}, "xaxis": {"type": "date"},
+                   "legend": {"orientation": "h"}, "paper_bgcolor": "rgba(0,0,0,0)"},
+        "config": {"displaylogo": False, "responsive": True},
+    }  # fmt: skip
+
+
+class GaugesPanel(LivePanel[AccountGuardList]):
+    """Drawdown and daily-loss gauges per visible account; a toast when a drawdown level changes."""
+
+    name = "gauges"
+
+    def __init__(
+        self, live: LivePage, states: list[AccountGuardState], labels: dict[int, AccountLabel]
+    ) -> None:
+        super().__init__(live)
+        self.labels = labels
+        self.gauges: dict[int, tuple[Gauge, Gauge, ui.label]] = {}
+        self.levels: dict[int, str] = {}
+        with ui.row().classes("w-full gap-3 flex-wrap").mark("gauges"):
+            for state in states:
+                with ui.card().classes("w-72 max-sm:w-full gap-0").mark(f"account-{state.account_id}"):
+                    ui.label(labels[state.account_id].long).classes("font-medium")
+                    detail = ui.label().classes("text-xs")
+                    self.gauges[state.account_id] = (
+                        Gauge(f"dd-gauge-{state.account_id}"),
+                        Gauge(f"daily-gauge-{state.account_id}"),
+                        detail,
+                    )
+        live.add(self)
+        if not states:
+            ui.label("No accounts to show.")
+
+    async def fetch(self) -> AccountGuardList:
+        return (await self.live.runtime.queries.account_guards(self.live.principal.viewer)).model
+
+    def show(self, data: AccountGuardList) -> datetime:
+        for state in data.accounts:
+            if state.account_id not in self.gauges:
+                continue
+            dd, daily, detail = self.gauges[state.account_id]
+            dd.show(
+                "Drawdown",
+                state.drawdown_pct,
+                state.dd_warning_pct,
+                state.dd_critical_pct,
+                state.dd_level.value,
+            )
+            limit = state.daily_loss_limit_pct
+            warning, critical = daily_loss_bands(limit) if limit is not None else (None, None)
+            daily.show("Daily loss", state.daily_loss_pct, warning, critical, state.daily_loss_level.value)
+            equity = f"{state.equity:,.2f}" if state.equity is not None else "–"
+            hwm = f"{state.hwm:,.2f}" if state.hwm is not None else "–"
+            text = f"equity {equity} {state.currency} · HWM {hwm} · level {state.dd_level.value}"
+            if detail.text != text:
+                detail.text = text
+            self._toast(state)
+        return data.as_of
+
+    def _toast(self, state: AccountGuardState) -> None:
+        previous = self.levels.get(state.account_id)
+        level = state.dd_level.value
+        self.levels[state.account_id] = level
+        if previous is not None and previous != level:
+            name = self.labels[state.account_id].long
+            ui.notify(
+                f"{name}: drawdown {previous} → {level} ({state.drawdown_pct:.2f} %)",
+                type=TOASTS.get(level, "positive"),  # type: ignore[arg-type]
+                position="top-right",
+            )
+
+
+@dataclass(frozen=True)
+class AccountView:
+    curve: EquityCurve | None
+    events: GuardEventList | None
+
+
+class AccountPanel(LivePanel[AccountView]):
+    """The chosen account's equity and HWM, and its guard events with acknowledgement."""
+
+    name = "account"
+
+    def __init__(self, live: LivePage, labels: dict[int, AccountLabel], selected: int) -> None:
+        super().__init__(live)
+        self.drawn: tuple[Any, ...] | None = None
+        with ui.card().classes("w-full"):
+            with ui.row().classes("items-center gap-3 w-full"):
+                ui.label("Equity and high-water mark").classes("font-semibold")
+                names = {i: label.long for i, label in labels.items()}
+                self.chooser = ui.select(
+                    names, value=selected or None, on_change=lambda: live.act(self.redraw)
+                )
+                self.chooser.props("dense").mark("equity-account")
+                self.span = ui.toggle(
+                    list(CURVE_WINDOWS), value="24h", on_change=lambda: live.act(self.redraw)
+                )
+                self.span.props("dense").mark("equity-window")
+            self.plot = ui.plotly({"data": [], "layout": {"height": 260}}).classes("w-full").mark("equity")
+            ui.label("Guard events").classes("font-semibold mt-2")
+            self.events = ui.table(columns=EVENT_COLUMNS, rows=[], row_key="id", pagination=10).classes(
+                "w-full"
+            )
+            self.events.props("dense flat").mark("guard-events")
+            self.events.add_slot("body-cell-ack", ACK_SLOT)
+            utc_on_hover(self.events, "at", "at_utc")
+            self.events.on("ack", lambda e: live.act(lambda: self.acknowledge(int(e.args["id"]))))
+            live.add(self)
+
+    async def fetch(self) -> AccountView:
+        account_id = self.chooser.value
+        if not account_id:
+            return AccountView(None, None)
+        queries, viewer = self.live.runtime.queries, self.live.principal.viewer
+        window = CURVE_WINDOWS[str(self.span.value)]
+        curve = await queries.equity_curve(viewer, int(account_id), window=window, max_points=600)
+        events = await queries.guard_events(viewer, account_id=int(account_id), limit=50)
+        return AccountView(curve.model, events.model)
+
+    def show(self, data: AccountView) -> datetime | None:
+        if data.curve is None or data.events is None:
+            return None
+        curve = data.curve
+        key = (
+            curve.account_id,
+            self.span.value,
+            curve.points[-1].ts if curve.points else None,
+            len(curve.points),
+        )
+        if key != self.drawn:  # the whole figure goes out only when the curve changed
+            self.drawn = key
+            self.plot.figure = equity_figure(curve)
+            self.plot.update()
+        live = self.live
+        set_rows(
+            self.events,
+            [
+                {
+                    "id": e.id,
+                    "at": live.local(e.created_at, with_date=True),
+                    "at_utc": utc(e.created_at),
+                    "type": e.guard_type.value,
+                    "level": e.level.value,
+                    "state": e.state.value,
+                    "message": e.message,
+                    "acked": live.local(e.acknowledged_at, with_date=True) if e.acknowledged_at else "",
+                }
+                for e in data.events.events
+            ],
+        )
+        return curve.as_of
+
+    async def redraw(self) -> None:
+        self.drawn = None
+        await self.refresh()
+
+    async def acknowledge(self, event_id: int) -> None:
+        try:
+            await self.live.runtime.write(acknowledge_guard_event, self.live.principal.viewer, event_id)
+        except NotFound:
+            ui.notify("That event is not visible to you", type="warning")
+            return
+        ui.notify("Acknowledged", type="positive")
+        await self.refresh()
+
+
+class MarketPanel(LivePanel[MarketGuardList]):
+    """Last quote and guard levels per symbol (the same for everybody)."""
+
+    name = "market"
+
+    def __init__(self, live: LivePage) -> None:
+        super().__init__(live)
+        with ui.card().classes("w-full"):
+            ui.label("Market guards").classes("font-semibold")
+            self.table = ui.table(columns=MARKET_COLUMNS, rows=[], row_key="symbol").classes("w-full")
+            self.table.props("dense flat").mark("market")
+            live.add(self)
+
+    async def fetch(self) -> MarketGuardList:
+        return (await self.live.runtime.queries.market_guards(self.live.principal.viewer)).model
+
+    def show(self, data: MarketGuardList) -> datetime:
+        set_rows(
+            self.table,
+            [
+                {
+                    "symbol": m.symbol,
+                    "bid": f"{m.bid.normalize():f}",
+                    "ask": f"{m.ask.normalize():f}",
+                    "age": f"{m.age_seconds} s",
+                    **{g.value: m.levels.get(g, Level.NORMAL).value for g in MARKET_GUARDS},
+                }
+                for m in data.symbols
+            ],
+        )
+        return data.as_of

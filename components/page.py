@@ -1,0 +1,54 @@
+"""One way to declare a live page: its path once, the shared frame, the role check and the loop.
+
+    @live_page("/risk", "Risk wall", wide_only=True)
+    async def risk(live: LivePage, params: Mapping[str, str]) -> None:
+        RiskWallPanel(live)
+
+A page module then holds only its panels; `dashboard.app` registers every page with
+`page.register(demo)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from fastapi import Request
+from nicegui import ui
+
+from components.frame import frame
+from components.live import LivePage
+
+Build = Callable[[LivePage, Mapping[str, str]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class LivePageSpec:
+    path: str
+    title: str
+    build: Build
+    wide_only: bool = False
+
+    def register(self, demo: bool) -> None:
+        spec = self
+
+        @ui.page(spec.path)
+        async def page(request: Request) -> None:
+            live = LivePage.for_request(request, spec.path)
+            with frame(spec.title, live, demo=demo):
+                if spec.wide_only and not live.principal.role.sees_all:
+                    ui.label(f"The {spec.title.lower()} is for risk and admin users.").classes(
+                        "text-lg"
+                    ).mark("forbidden")
+                    return
+                await spec.build(live, request.query_params)
+            live.start()
+
+
+def live_page(path: str, title: str, *, wide_only: bool = False) -> Callable[[Build], LivePageSpec]:
+    """Declare a live page; `wide_only` pages are for the roles that see every account."""
+
+    def declare(build: Build) -> LivePageSpec:
+        return LivePageSpec(path, title, build, wide_only)
+
+    return declare

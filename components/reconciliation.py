@@ -1,0 +1,189 @@
+"""The panels of `/reconciliation`: status cards with the last sync events, the divergence
+timeline, and the open incidents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from nicegui import ui
+
+from components.accounts import AccountLabel, account_labels, label_of
+from components.cards import card, hover, set_rows, set_text, utc, utc_on_hover
+from components.live import LivePage, LivePanel
+from components.timeline import DivergenceTimelineChart
+from dashboard.schemas.reconciliation import DivergenceTimeline, OpenIncidents, ReconciliationStatus
+
+WINDOWS = {
+    "1h": timedelta(hours=1),
+    "6h": timedelta(hours=6),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+}
+ACCOUNT_COLUMN: dict[str, Any] = {"name": "account", "label": "Account", "field": "account", "align": "left"}
+EVENT_COLUMNS: list[dict[str, Any]] = [
+    {"name": "at", "label": "Time", "field": "at", "align": "left"},
+    ACCOUNT_COLUMN,
+    {"name": "type", "label": "Type", "field": "type", "align": "left"},
+    {"name": "status", "label": "Status", "field": "status", "align": "left"},
+    {"name": "divergences", "label": "Divergences", "field": "divergences"},
+    {"name": "duration", "label": "ms", "field": "duration"},
+]
+INCIDENT_COLUMNS: list[dict[str, Any]] = [
+    {"name": "age", "label": "Age", "field": "age", "align": "left"},
+    ACCOUNT_COLUMN,
+    {"name": "symbol", "label": "Symbol", "field": "symbol", "align": "left"},
+    {"name": "kind", "label": "Kind", "field": "kind", "align": "left", "sortable": True},
+    {"name": "severity", "label": "Severity", "field": "severity", "align": "left", "sortable": True},
+    {"name": "local", "label": "Local", "field": "local"},
+    {"name": "broker", "label": "Broker", "field": "broker"},
+    {"name": "seen", "label": "Seen", "field": "seen"},
+]
+
+
+def age(since: datetime, now: datetime) -> str:
+    seconds = int((now - since).total_seconds())
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86_400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return f"{seconds // 86_400} d {seconds % 86_400 // 3600} h"
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """A read model together with the names of the accounts it mentions."""
+
+    model: Any
+    labels: dict[int, AccountLabel]
+
+
+class StatusPanel(LivePanel[Labelled]):
+    """Counters of the visible accounts and their last sync events."""
+
+    name = "status"
+
+    def __init__(self, live: LivePage) -> None:
+        super().__init__(live)
+        with ui.row().classes("w-full gap-3 flex-wrap"):
+            self.total = card("Total syncs", "total-syncs")
+            self.positions = card("Open positions", "open-positions")
+            self.divergences = card("Divergences detected", "divergences")
+            self.last_sync = card("Last sync", "last-sync")
+            self.health = card("Health", "health")
+        live.add(self)
+        with ui.card().classes("w-full"):
+            ui.label("Last sync events").classes("font-semibold")
+            self.events = ui.table(columns=EVENT_COLUMNS, rows=[], row_key="id").classes("w-full")
+            self.events.props("dense flat").mark("events")
+            utc_on_hover(self.events, "at", "at_utc")
+            hover(self.events, "account", "login")
+
+    async def fetch(self) -> Labelled:
+        status = await self.live.runtime.queries.reconciliation_status(self.live.principal.viewer)
+        return Labelled(status.model, await account_labels(self.live))
+
+    def show(self, data: Labelled) -> datetime:
+        status: ReconciliationStatus = data.model
+        live = self.live
+        set_text(self.total, f"{status.total_syncs:,}")
+        set_text(self.positions, f"{status.open_positions_count:,}")
+        set_text(self.divergences, f"{status.divergences_detected:,}")
+        outcome = status.last_sync_status.value if status.last_sync_status else ""
+        set_text(self.last_sync, f"{live.local(status.last_sync_at)} {outcome}".strip())
+        set_text(self.health, status.health.value)
+        rows = []
+        for e in status.recent_events:
+            account = label_of(data.labels, e.account_id)
+            rows.append(
+                {
+                    "id": e.id,
+                    "at": live.local(e.created_at),
+                    "at_utc": utc(e.created_at),
+                    "account": account.name,
+                    "login": account.login,
+                    "type": e.event_type.value,
+                    "status": e.status.value,
+                    "divergences": e.divergences,
+                    "duration": e.duration_ms,
+                }
+            )
+        set_rows(self.events, rows)
+        return status.as_of
+
+
+class TimelinePanel(LivePanel[DivergenceTimeline]):
+    """Incidents by kind over time, one trace per severity; new ones are appended to the chart."""
+
+    name = "timeline"
+
+    def __init__(self, live: LivePage) -> None:
+        super().__init__(live)
+        with ui.card().classes("w-full"):
+            with ui.row().classes("items-center justify-between w-full"):
+                ui.label("Divergence timeline").classes("font-semibold")
+                self.window = ui.toggle(list(WINDOWS), value="24h", on_change=lambda: live.act(self.redraw))
+                self.window.props("dense").mark("timeline-window")
+            self.chart = DivergenceTimelineChart()
+            self.redraw_next = False
+            live.add(self)
+
+    async def fetch(self) -> DivergenceTimeline:
+        window = WINDOWS[str(self.window.value)]
+        return (
+            await self.live.runtime.queries.divergence_timeline(self.live.principal.viewer, window=window)
+        ).model
+
+    def show(self, data: DivergenceTimeline) -> datetime:
+        self.chart.show(data.incidents, redraw=self.redraw_next)
+        self.redraw_next = False
+        return data.as_of
+
+    async def redraw(self) -> None:
+        self.redraw_next = True
+        await self.refresh()
+
+
+class IncidentsPanel(LivePanel[Labelled]):
+    """Divergences still open, with their age and both sides' values."""
+
+    name = "incidents"
+
+    def __init__(self, live: LivePage) -> None:
+        super().__init__(live)
+        with ui.card().classes("w-full"):
+            ui.label("Open incidents").classes("font-semibold")
+            self.table = ui.table(columns=INCIDENT_COLUMNS, rows=[], row_key="id", pagination=25)
+            self.table.classes("w-full").props("dense flat").mark("incidents")
+            utc_on_hover(self.table, "age", "since_utc")
+            hover(self.table, "account", "login")
+            live.add(self)
+
+    async def fetch(self) -> Labelled:
+        incidents = await self.live.runtime.queries.open_incidents(self.live.principal.viewer)
+        return Labelled(incidents.model, await account_labels(self.live))
+
+    def show(self, data: Labelled) -> datetime:
+        now = datetime.now(UTC)
+        incidents: OpenIncidents = data.model
+        rows = []
+        for i in incidents.incidents:
+            account = label_of(data.labels, i.account_id)
+            rows.append(
+                {
+                    "id": i.id,
+                    "age": age(i.first_seen_at, now),
+                    "since_utc": f"since {utc(i.first_seen_at)}",
+                    "account": account.name,
+                    "login": account.login,
+                    "symbol": i.symbol,
+                    "kind": i.kind.value,
+                    "severity": i.severity.value,
+                    "local": i.local_value or "–",
+                    "broker": i.broker_value or "–",
+                    "seen": i.occurrences,
+                }
+            )
+        set_rows(self.table, rows)
+        return incidents.as_of

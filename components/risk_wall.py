@@ -1,0 +1,87 @@
+"""The risk wall (`/risk`): every account's drawdown gauge, worst first, filtered by level and
+name; a click opens that account's guards. Cards are created once per account and then only
+updated, shown, hidden or moved."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from nicegui import ui
+
+from components.gauge import Gauge
+from components.live import LivePage, LivePanel
+from dashboard.schemas.guards import AccountGuardList, AccountGuardState
+
+LEVEL_FILTERS = {"all": "All", "warning": "Warning+", "critical": "Critical"}
+LEVELS = ("normal", "warning", "critical")
+
+
+class RiskWallPanel(LivePanel[AccountGuardList]):
+    name = "wall"
+
+    def __init__(self, live: LivePage) -> None:
+        super().__init__(live)
+        with ui.row().classes("items-center gap-3 w-full flex-wrap"):
+            self.level = ui.toggle(LEVEL_FILTERS, value="all", on_change=lambda: live.act(self.refresh))
+            self.level.mark("level-filter")
+            self.search = ui.input(
+                placeholder="Filter by account name", on_change=lambda: live.act(self.refresh)
+            )
+            self.search.props('dense clearable aria-label="Filter by account name"').classes("w-64")
+            self.search.mark("name-filter")
+            self.summary = ui.label().classes("text-sm").mark("wall-summary")
+        self.grid = ui.row().classes("w-full gap-3 flex-wrap").mark("wall")
+        self.cards: dict[int, tuple[ui.card, Gauge, ui.label]] = {}
+        self.order: list[int] = []
+        live.add(self)
+
+    async def fetch(self) -> AccountGuardList:
+        return (await self.live.runtime.queries.risk_wall(self.live.principal.viewer)).model
+
+    def _wanted(self, account: AccountGuardState) -> bool:
+        level, name = account.dd_level.value, str(self.search.value or "").lower()
+        by_level = (
+            self.level.value == "all"
+            or level == "critical"
+            or (self.level.value == "warning" and level == "warning")
+        )
+        return by_level and (not name or name in account.name.lower())
+
+    def show(self, data: AccountGuardList) -> datetime:
+        wall = data.accounts
+        wanted = [a for a in wall if self._wanted(a)]
+        counts = {name: sum(a.dd_level.value == name for a in wall) for name in LEVELS}
+        text = (
+            f"{len(wall)} accounts: {counts['critical']} critical, {counts['warning']} warning, "
+            f"{counts['normal']} normal"
+        )
+        if self.summary.text != text:
+            self.summary.text = text
+        for a in wanted:
+            if a.account_id not in self.cards:
+                self._card(a)
+            _, gauge, line = self.cards[a.account_id]
+            gauge.show("Drawdown", a.drawdown_pct, a.dd_warning_pct, a.dd_critical_pct, a.dd_level.value)
+            text = f"{a.dd_level.value} · daily loss {a.daily_loss_pct:.2f} % · {a.open_positions} open"
+            if line.text != text:
+                line.text = text
+        ids = [a.account_id for a in wanted]
+        for account_id, (card, _, _) in self.cards.items():
+            if card.visible != (account_id in ids):
+                card.set_visibility(account_id in ids)
+        if ids != self.order:  # worst first: move cards only when the order changed
+            for index, account_id in enumerate(ids):
+                self.cards[account_id][0].move(self.grid, target_index=index)
+            self.order = ids
+        return data.as_of
+
+    def _card(self, a: AccountGuardState) -> None:
+        with self.grid:
+            card = ui.card().classes("w-64 max-sm:w-full gap-0 cursor-pointer")
+            card.on("click", lambda _, i=a.account_id: ui.navigate.to(f"/guards?account={i}"))
+            card.mark(f"wall-{a.account_id}")
+            with card:
+                ui.label(f"{a.name} ({a.broker_login})").classes("font-medium")
+                gauge = Gauge(f"wall-gauge-{a.account_id}")
+                line = ui.label().classes("text-xs")
+        self.cards[a.account_id] = (card, gauge, line)
