@@ -101,11 +101,7 @@ async def _bring_up(runtime: Runtime, *, demo: bool) -> None:
     if demo:
         logins = ", ".join(await demo_logins(runtime.database))
         print(f"Demo logins (password '{DEMO_PASSWORD}'): {logins}", flush=True)
-        simulator = Simulator(
-            runtime.database,
-            interval_s=runtime.settings.simulate_interval_s,
-            on_write=runtime.cache.invalidate,
-        )
+        simulator = Simulator(runtime.write, interval_s=runtime.settings.simulate_interval_s)
         background_tasks.create(simulator.run_forever(), name="demo-simulator")
 
 
@@ -130,6 +126,7 @@ def serve(settings: Settings, *, demo: bool) -> None:
         api,
         mount_path="/",
         title=TITLE,
+        language="en-US",  # Quasar's texts and <html lang>, which screen readers need
         # Kept per tab so a reconnect can replay what it missed; a reconnect comes within
         # seconds, so 20 messages (10-40 s at 2-5 s ticks) suffice and keep tabs small.
         message_history_length=20,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -218,21 +219,16 @@ def _demo_seed(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _demo_simulate(args: argparse.Namespace, settings: Settings) -> None:
-    async def go() -> None:
-        from dashboard.db.migrate import upgrade
-        from dashboard.db.session import Database
+    """Writes through the app's write path: with Redis configured, running app processes see them."""
+
+    async def go(writer: Any) -> None:
         from dashboard.demo.simulator import Simulator
 
-        db = Database(settings.database_url)
-        try:
-            await upgrade(db)
-            interval = args.interval if args.interval is not None else settings.simulate_interval_s
-            simulator = Simulator(db, interval_s=interval)
-            await simulator.run_forever(max_ticks=args.ticks, verbose=True)
-        finally:
-            await db.dispose()
+        interval = args.interval if args.interval is not None else settings.simulate_interval_s
+        await Simulator(writer, interval_s=interval).run_forever(max_ticks=args.ticks, verbose=True)
 
-    _run_async(go)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_with_writer(settings, go))
 
 
 def _run_async(factory: Callable[[], Coroutine[Any, Any, None]]) -> None:

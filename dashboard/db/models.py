@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 models: the lean schema of domain.md §3, plus market state and the audit log.
+"""SQLAlchemy 2 models: the lean schema of docs/domain.md §4, plus market state and the audit log.
 
 Conventions: every timestamp is `UTCDateTime`; money, prices and percentages are `Num` (Decimal);
 enums are VARCHAR + CHECK (`native_enum=False`) so PostgreSQL never needs `ALTER TYPE`.

@@ -1,4 +1,4 @@
-"""Pure, reproducible demo-data generators (shared/docs/domain.md §4).
+"""Pure, reproducible demo-data generators (docs/domain.md §5).
 
 Nothing here touches the database or the clock: every generator takes a seed (or a
 `random.Random` derived from one) so the seeder, the live simulator and the tests all see the same

@@ -1,4 +1,4 @@
-"""Equity curves that land exactly on a target current drawdown (shared/docs/domain.md §4.3).
+"""Equity curves that land exactly on a target current drawdown (docs/domain.md §5.3).
 
 Simulating trades cannot promise "2 accounts warning, 2 critical", and a demo whose gauges change
 colour with every reseed is useless for screenshots and tests. So equity is generated directly:

@@ -1,4 +1,4 @@
-"""Demo quotes: GBM with jumps plus a spread process (shared/docs/domain.md §4.2).
+"""Demo quotes: GBM with jumps plus a spread process (docs/domain.md §5.2).
 
 One `PriceWalker` per (symbol, run) owns its RNG and current mid, so the seeder can walk the history
 and the live simulator can keep stepping the very same walker every few seconds: the live tail is a
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from dashboard.demo.fleet import InstrumentSpec, derive_rng
+from dashboard.demo.fleet import FleetInstrument, derive_rng
 
 SECONDS_PER_DAY = 86_400
 JUMP_PROB = 1 / 2000
@@ -27,7 +27,7 @@ WEEKEND_CLOSE_HOUR_UTC = 21
 
 
 def sigma_step(annual_vol: float, step_seconds: float, trading_days: int) -> float:
-    """Per-step log-return σ: σ_annual × √(step / (trading_days × 86 400)) (§5.8: EURUSD 60 s → 1.1620e-4)."""
+    """Per-step log-return σ: σ_annual × √(step / (trading_days × 86 400)) (§6.8: EURUSD 60 s → 1.1620e-4)."""
     if annual_vol < 0 or step_seconds <= 0 or trading_days <= 0:
         raise ValueError("annual_vol must be >= 0, step_seconds and trading_days > 0")
     return annual_vol * math.sqrt(step_seconds / (trading_days * SECONDS_PER_DAY))
@@ -74,12 +74,12 @@ class PriceWalker:
     """Stateful GBM walker for one symbol: `step()` advances the mid and returns a fresh quote.
 
     The mid is kept as an unrounded float so rounding never accumulates drift; only the emitted quote
-    is quantised. `stress` multiplies σ (the §4.1 "stress regime" switch, 2–3 is sensible).
+    is quantised. `stress` multiplies σ (the §5.2 "stress regime" switch, 2–3 is sensible).
     """
 
     def __init__(
         self,
-        spec: InstrumentSpec,
+        spec: FleetInstrument,
         rng: random.Random,
         *,
         mid: float | None = None,
@@ -99,7 +99,7 @@ class PriceWalker:
     @classmethod
     def from_seed(
         cls,
-        spec: InstrumentSpec,
+        spec: FleetInstrument,
         seed: int,
         *,
         mid: float | None = None,
@@ -159,7 +159,7 @@ class PriceWalker:
 
 
 def price_path(
-    spec: InstrumentSpec,
+    spec: FleetInstrument,
     start_ts: datetime,
     step_seconds: float,
     n: int,

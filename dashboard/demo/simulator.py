@@ -20,7 +20,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from dashboard.cache.writer import Writer
 from dashboard.db.models import (
     AccountRiskState,
     DivergenceIncident,
@@ -37,23 +38,17 @@ from dashboard.db.models import (
     User,
 )
 from dashboard.db.outage import DatabaseUnavailable
-from dashboard.db.session import Database
 from dashboard.demo.fleet import FleetDefinition, derive_rng, load_fleet
 from dashboard.demo.prices import PriceWalker, Quote
-from dashboard.demo.seed import (
-    FAILED_SYNC_ERRORS,
-    draw_distance,
-    draw_fill,
-    draw_symbol,
-    lot_scale,
-    margin_of,
-)
+from dashboard.demo.sync_outcomes import FAILED_SYNC_ERRORS
+from dashboard.demo.trading import draw_distance, draw_fill, draw_symbol, lot_scale, margin_of
 from dashboard.domain.enums import AccountStatus, DealReason, MarginMode, PositionStatus, Side, SyncEventType
 from dashboard.domain.instruments import InstrumentSpec
 from dashboard.domain.numbers import money, round_price
 from dashboard.domain.pnl import close_price, conversion_rate, position_profit
+from dashboard.domain.swaps import swap_for
 from dashboard.services.errors import ServiceError
-from dashboard.services.ingestion.common import Touched, instrument_specs
+from dashboard.services.ingestion.common import instrument_specs
 from dashboard.services.ingestion.equity import record_equity
 from dashboard.services.ingestion.positions import record_position_opened
 from dashboard.services.ingestion.quotes import record_quotes
@@ -66,7 +61,7 @@ log = logging.getLogger(__name__)
 MAX_STEP_S = 300.0  # a restart hours later moves prices one 5-minute step, not one 5-hour jump
 MIN_STEP = timedelta(milliseconds=1)
 DEAL_MEMORY = timedelta(minutes=10)  # exit deals are re-reported until the local book caught up
-MAX_OPEN_PER_ACCOUNT = 6  # the seed's §4.4 range is 0–6 open per account
+MAX_OPEN_PER_ACCOUNT = 6  # the seed's range is 0–6 open per account (docs/domain.md §5.4)
 DURATION_MEDIAN_MS = 120.0
 
 
@@ -167,7 +162,7 @@ class Simulator:
 
     def __init__(
         self,
-        db: Database,
+        write: Writer,
         interval_s: float = 3.0,
         seed: int | None = None,
         *,
@@ -177,12 +172,13 @@ class Simulator:
         p_close: float = 0.01,
         p_divergence: float = 0.02,
         p_failure: float = 0.005,
-        on_write: Callable[..., Awaitable[None]] | None = None,
     ) -> None:
-        self.db = db
-        # Called once per tick with what the tick's committed writes touched: the app passes the
-        # cache's `invalidate`, so pages see a tick's changes on their next read.
-        self.on_write = on_write
+        # Every write goes through the app's one write path, batched per tick: one invalidation
+        # for the tick's writes (each account's write touches the all-seeing scope, so a dozen
+        # separate invalidations reloaded the risk users' views a dozen times a tick).
+        self.write = write
+        self._batch = write
+        self.db = write.db
         self.interval_s = interval_s
         self.fleet = fleet or load_fleet()
         self._seed = seed if seed is not None else random.SystemRandom().randrange(2**63)
@@ -192,15 +188,6 @@ class Simulator:
         self.p_divergence, self.p_failure = p_divergence, p_failure
         self.cadence = timedelta(seconds=self.fleet.syncs.cadence_seconds)
         self._world: World | None = None
-        self._touched: list[Touched] = []
-
-    async def _written(self, touched: Touched) -> None:
-        """Collect what a tick's writes touched; `tick` reports it once at its end.
-
-        One invalidation per tick, not per write: every account's write touches the all-seeing
-        scope, so ten writes a tick reloaded the risk users' views up to ten times a tick.
-        """
-        self._touched.append(touched)
 
     # ---------------------------------------------------------------- loop
 
@@ -253,21 +240,18 @@ class Simulator:
         world = self._world
         now = max((now or self._clock()).astimezone(UTC), world.last_now + MIN_STEP)
         step_s = min(MAX_STEP_S, max(0.001, (now - world.last_now).total_seconds()))
-        world.last_now = now
+        previous, world.last_now = world.last_now, now
         tally = _Tally()
-        try:
+        async with self.write.batch() as self._batch:
             quotes = await self._quotes(world, now, step_s, tally)
             for book in world.books:
+                self._book_swaps(book, previous, now)
                 tally.closed += self._broker_exits(world, book, now)
                 tally.opened += await self._maybe_open(world, book, now)
                 await self._equity(world, book, now, tally)
             for book in world.books:
                 if self._due(book, now):
                     await self._sync(world, book, now, tally)
-        finally:  # what committed is made visible even when a later write of the tick failed
-            touched, self._touched = self._touched, []
-            if self.on_write is not None and touched:
-                await self.on_write(*touched)
         return TickReport(
             at=now,
             quotes=quotes,
@@ -317,7 +301,8 @@ class Simulator:
                 if p.account_id == account.id:
                     book.positions[p.broker_position_id] = _from_row(p)
             books.append(book)
-            latest += [t for t in (state and state.updated_at, book.last_sync_at) if t is not None]
+            updated = state.updated_at if state is not None else None
+            latest += [t for t in (updated, book.last_sync_at) if t is not None]
         floor = max(latest, default=datetime(1970, 1, 1, tzinfo=UTC))
         world = World(walkers, specs, books, floor)
         world.quotes = {
@@ -377,8 +362,7 @@ class Simulator:
             return 0
         world.quotes = {s: w.step(now, step_s) for s, w in world.walkers.items()}
         batch = [{"symbol": q.symbol, "bid": q.bid, "ask": q.ask, "ts": now} for q in world.quotes.values()]
-        result = await record_quotes(self.db, {"quotes": batch}, now=now)
-        await self._written(result.touched)
+        result = await self._batch(record_quotes, {"quotes": batch}, now=now)
         tally.guard_events += len(result.transitions)
         return result.accepted
 
@@ -441,8 +425,8 @@ class Simulator:
         fill = draw_fill(self.fleet, symbol, side, world.quotes[symbol], book.lot_scale, self.rng)
         identifier = book.new_identifier(self.rng)
         opened_at = now - timedelta(milliseconds=self.rng.randint(500, 4000))
-        opened = await record_position_opened(
-            self.db,
+        await self._batch(
+            record_position_opened,
             {
                 "account_id": book.account_id,
                 "identifier": identifier,
@@ -459,12 +443,30 @@ class Simulator:
                 "opened_at": opened_at,
             },
         )
-        await self._written(opened.touched)
         book.positions[identifier] = BookPosition(
             identifier, identifier, symbol, side, fill.volume, fill.price_open, fill.sl, fill.tp,
             book.platform_magic, opened_at,
         )  # fmt: skip
         return 1
+
+    def _book_swaps(self, book: AccountBook, previous: datetime, now: datetime) -> None:
+        """The broker books overnight swap on every position held over a rollover in (previous,
+        now]; it shows in the next sync's positions and in equity (docs/domain.md §2.12)."""
+        for p in book.positions.values():
+            spec = self.fleet.instruments.get(p.symbol)
+            if spec is None:
+                continue
+            charged = swap_for(
+                p.side,
+                p.volume,
+                spec.swap_long,
+                spec.swap_short,
+                max(previous, p.opened_at),
+                now,
+                hour_utc=self.fleet.positions.rollover_hour_utc,
+                trades_weekends=spec.trades_weekends,
+            )
+            p.swap = money(p.swap + charged)
 
     # ---------------------------------------------------------------- equity
 
@@ -476,8 +478,8 @@ class Simulator:
         margin = margin_of(
             ((p.symbol, p.volume) for p in held), world.specs, mids, book.currency, book.leverage
         )
-        result = await record_equity(
-            self.db,
+        result = await self._batch(
+            record_equity,
             {
                 "account_id": book.account_id,
                 "ts": now,
@@ -486,7 +488,6 @@ class Simulator:
                 "margin": margin,
             },
         )
-        await self._written(result.touched)
         tally.equity += result.created
         tally.guard_events += len(result.alerts)
 
@@ -528,8 +529,7 @@ class Simulator:
                 ],
                 exit_deals=list({d["identifier"]: d for d in book.deals}.values()),
             )
-        result = await record_sync(self.db, snapshot)
-        await self._written(result.touched)
+        await self._batch(record_sync, snapshot)
         book.last_sync_at, book.synced_once = now, True
         tally.syncs += 1
 
@@ -552,7 +552,7 @@ class Simulator:
         }
 
     def _inject(self, world: World, book: AccountBook, now: datetime) -> int:
-        """Change the broker book behind the platform's back (§2.3 causes), so the sync diverges:
+        """Change the broker book behind the platform's back (docs/domain.md §5.8), so the sync diverges:
         a partial close, an SL moved in the terminal, a manual trade (magic 0) or a ticket change."""
         held = sorted(
             (p for p in book.positions.values() if p.symbol in world.quotes), key=lambda x: x.identifier

@@ -1,8 +1,8 @@
-"""Pure simulation of reconciliation sync outcomes (shared/docs/domain.md §4.5).
+"""Pure simulation of reconciliation sync outcomes (docs/domain.md §5.5).
 
 The seeder needs believable `reconciliation_logs` and `reconciliation_divergences` rows without a
 broker: this module decides, per sync, whether it failed, how long it took and which divergence
-incidents it observed, opened or resolved. It follows the sync rules of §2.4: a failed sync observes
+incidents it observed, opened or resolved. It follows the sync rules of §3.7 and §3.8: a failed sync observes
 nothing and resolves nothing (an incident open across it simply continues), incidents are
 deduplicated while open, and `missing_at_broker` is never auto-closed but escalates to `manual`.
 """
@@ -24,7 +24,7 @@ from dashboard.domain.enums import (
 
 K = DivergenceKind
 
-# §2.3 default severity per kind (the per-case refinements, e.g. stop-out, belong to the live path).
+# §3.4 default severity per kind (the per-case refinements, e.g. stop-out, belong to the live path).
 SEVERITY_BY_KIND: dict[DivergenceKind, Severity] = {
     K.CLOSED_AT_BROKER: Severity.INFO,
     K.MISSING_AT_BROKER: Severity.CRITICAL,
@@ -38,7 +38,7 @@ SEVERITY_BY_KIND: dict[DivergenceKind, Severity] = {
     K.TICKET_CHANGED: Severity.INFO,
 }
 
-# §2.3 resolution once the incident stops being observed; SL/TP follow the default broker_wins policy.
+# §3.4 resolution once the incident stops being observed; SL/TP follow the default broker_wins policy (§7.4).
 RESOLUTION_BY_KIND: dict[DivergenceKind, Resolution] = {
     K.CLOSED_AT_BROKER: Resolution.CLOSED_LOCALLY,
     K.MISSING_AT_BROKER: Resolution.MANUAL,
@@ -51,6 +51,14 @@ RESOLUTION_BY_KIND: dict[DivergenceKind, Resolution] = {
     K.SYMBOL_MISMATCH: Resolution.IGNORED,
     K.TICKET_CHANGED: Resolution.BROKER_WINS,
 }
+
+# What a failed sync logs as its error (MetaTrader 5 terminal and bridge failures).
+FAILED_SYNC_ERRORS = (
+    "terminal not connected: (-10004, 'No IPC connection')",
+    "positions_get() timed out after 5000 ms",
+    "(-10005, 'IPC timeout')",
+    "broker server unreachable: no answer within 10 s",
+)
 
 
 @dataclass(frozen=True)
@@ -115,7 +123,7 @@ class SyncSimulation:
 
     @property
     def observations(self) -> int:
-        """Σ per-sync divergences; deliberately larger than len(incidents) (§2.5)."""
+        """Σ per-sync divergences; deliberately larger than len(incidents) (§3.9)."""
         return sum(s.divergences for s in self.syncs)
 
 

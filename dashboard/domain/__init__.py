@@ -1,1 +1,1 @@
-"""Pure domain maths: no I/O, Decimal for money and percentages (see shared/docs/domain.md)."""
+"""Pure domain maths: no I/O, Decimal for money and percentages (see docs/domain.md §2)."""

@@ -1,4 +1,4 @@
-"""Balance, equity and margin arithmetic (domain.md §1.2).
+"""Balance, equity and margin arithmetic (docs/domain.md §2.2).
 
 In live mode MT5's own `equity`/`margin` are stored; these functions recompute them for demo mode
 and as a consistency check, so they must agree with the broker's definitions to the cent.

@@ -1,4 +1,4 @@
-"""Daily loss and overall (max) loss limits, prop-firm style (domain.md §1.5, §5.7).
+"""Daily loss and overall (max) loss limits, prop-firm style (docs/domain.md §2.8, §2.9, §6.7).
 
 Two amounts that firms mix up differently are kept apart: the *reference* the loss is measured
 from (start-of-day balance, equity, or initial) and the *limit base* the percentage applies to
@@ -93,7 +93,7 @@ def daily_floor(
 class DailyLoss:
     """Today's loss gauge.
 
-    `loss_pct` is against the reference (the gauge value, §1.5); `loss_pct_of_base` is against the
+    `loss_pct` is against the reference (the gauge value, §2.8); `loss_pct_of_base` is against the
     limit base (FTMO reports the loss as % of initial capital). `used_pct_of_limit` drives the
     level: how much of the allowed loss amount is consumed.
     """
@@ -132,7 +132,7 @@ def daily_loss(
 
     A breach is `equity < floor` (FTMO: "drops below"; equal is not a breach). The level is WARNING
     once `warning_fraction` of the limit amount is used, CRITICAL at `critical_fraction` (and always
-    when breached), following the §1.6 prop mapping of 60 % / 80 % / 100 %.
+    when breached), following the §2.8 prop mapping of 60 % / 80 % / 100 %.
     """
     eq, ref = to_decimal(equity), to_decimal(reference)
     base = ref if limit_base is None else to_decimal(limit_base)

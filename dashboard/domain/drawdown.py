@@ -1,4 +1,4 @@
-"""Equity drawdown from a high-water mark (domain.md §1.4, §5.1-5.4).
+"""Equity drawdown from a high-water mark (docs/domain.md §2.4, §2.5, §6.1–§6.4).
 
 Always computed as (HWM − equity) / HWM, never 1 − equity/HWM: with floats the latter turns an
 exact 10 % into 9.999999999999998 % (a "normal" gauge that should read "warning"). With Decimal both
@@ -127,7 +127,7 @@ def max_drawdown(
 
     IN_WINDOW seeds the HWM with the first value ("worst peak-to-trough inside the window", as
     freqtrade / nautilus / MT5 tester do); CARRIED seeds it with `carried_hwm` ("worst gauge reading
-    during the window"). They differ a lot (§5.2), so callers must label which one they show.
+    during the window"). They differ a lot (§2.5, §6.2), so callers must label which one they show.
     With no drawdown at all the result is 0 with peak = trough at the window's first point.
     """
     episodes = _episodes(equities, mode, carried_hwm)

@@ -150,14 +150,14 @@ class MaxLossMode(StrEnum):
 
 
 class StopsPolicy(StrEnum):
-    """Who is authoritative for SL/TP when they differ (domain.md §6.2)."""
+    """Who is authoritative for SL/TP when they differ (docs/domain.md §7.4)."""
 
     BROKER_WINS = "broker_wins"
     PLATFORM_WINS = "platform_wins"
 
 
 class HwmMode(StrEnum):
-    """How a window's max drawdown seeds its high-water mark (domain.md §1.4)."""
+    """How a window's max drawdown seeds its high-water mark (docs/domain.md §2.5)."""
 
     IN_WINDOW = "in_window"
     CARRIED = "carried"

@@ -111,7 +111,7 @@ def _spec(
     )
 
 
-#: domain.md §4.1 calm-regime calibration. Contract sizes are broker-specific; live mode should load
+#: docs/domain.md §5.2 calm-regime calibration. Contract sizes are broker-specific; live mode should load
 #: the broker's own values into the `instruments` table.
 DEMO_INSTRUMENTS: dict[str, InstrumentSpec] = {
     s.symbol: s
@@ -127,7 +127,7 @@ DEMO_INSTRUMENTS: dict[str, InstrumentSpec] = {
     )
 }
 
-#: §4.1 starting mids for the demo price paths.
+#: docs/domain.md §5.2 starting mids for the demo price paths.
 DEMO_START_PRICES: dict[str, Decimal] = {
     "EURUSD": Decimal("1.08500"),
     "GBPUSD": Decimal("1.27000"),
@@ -193,9 +193,9 @@ def normalise_symbol(raw: str, aliases: Mapping[str, str] | None = None) -> str:
 def sigma_step(
     annual_vol: Decimal | int | str, step_seconds: Decimal | int | str, trading_days: int = 252
 ) -> Decimal:
-    """GBM sigma for one step: sigma_annual * sqrt(step / (trading_days * 86 400)) (§4.2).
+    """GBM sigma for one step: sigma_annual * sqrt(step / (trading_days * 86 400)) (docs/domain.md §5.2).
 
-    Computed with Decimal.sqrt at 34 digits so the §5.8 reference (1.1620e-4) is reproducible
+    Computed with Decimal.sqrt at 34 digits so the docs/domain.md §6.8 reference (1.1620e-4) is reproducible
     bit for bit instead of depending on float libm.
     """
     vol = to_decimal(annual_vol)

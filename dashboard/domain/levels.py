@@ -1,4 +1,4 @@
-"""Gauge classification and alert hysteresis (domain.md §1.6, §1.8, §5.3).
+"""Gauge classification and alert hysteresis (docs/domain.md §2.6, §2.7, §6.3).
 
 Two different things on purpose: the *gauge* (`classify_drawdown`) is memoryless and must show
 exactly the seed levels; *alerts* (`alert_level`) remember their level so a value oscillating around
@@ -35,7 +35,7 @@ class Thresholds:
 def classify_drawdown(dd_pct: Decimal | int | str, thresholds: Thresholds = Thresholds()) -> Level:
     """normal < warning <= dd <= critical < critical, on the value quantised to 4 dp.
 
-    So 10.0000 and 15.0000 are warning, 15.0001 is critical (§5.3). Quantising first makes the
+    So 10.0000 and 15.0000 are warning, 15.0001 is critical (§2.6, §6.3). Quantising first makes the
     level agree with the number the UI shows.
     """
     value = pct(dd_pct)

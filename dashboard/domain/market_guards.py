@@ -1,4 +1,4 @@
-"""Per-symbol market guards: price gap, spread blow-out, stale quote (domain.md §1.8).
+"""Per-symbol market guards: price gap, spread blow-out, stale quote (docs/domain.md §2.10).
 
 The state is a small immutable value (last mid, recent |Δmid| for ATR14, recent spreads for the
 rolling median, current alert levels) that round-trips through JSON, so a worker can keep it in a
@@ -37,7 +37,7 @@ MARKET_GUARDS: tuple[GuardType, ...] = (GuardType.PRICE_GAP, GuardType.SPREAD, G
 
 @dataclass(frozen=True)
 class GuardConfig:
-    """§1.8 defaults [A]; tune per deployment without touching the maths."""
+    """§2.10 defaults [A]; tune per deployment without touching the maths."""
 
     gap_warning: Decimal = Decimal(3)
     gap_critical: Decimal = Decimal(5)

@@ -1,7 +1,7 @@
 """Decimal plumbing shared by every domain module.
 
 Money, prices, volumes and percentages are `Decimal` end to end: a float anywhere turns an exact 10 %
-drawdown into 9.999999999999998 % and misclassifies it (domain.md §5.4). The converters here are the
+drawdown into 9.999999999999998 % and misclassifies it (docs/domain.md §2.1). The converters here are the
 single gate where outside values enter, so they refuse floats instead of guessing.
 """
 
@@ -75,7 +75,7 @@ def money(x: Decimal | int | str) -> Decimal:
 
 
 def pct(x: Decimal | int | str) -> Decimal:
-    """Percentage at 4 dp ROUND_HALF_UP: the precision at which levels are classified (§1.7)."""
+    """Percentage at 4 dp ROUND_HALF_UP: the precision at which levels are classified (§2.1)."""
     return to_decimal(x).quantize(PCT_QUANTUM, rounding=ROUND_HALF_UP)
 
 

@@ -1,4 +1,4 @@
-"""Unrealised P&L with contract size and quote->account conversion (domain.md §1.3).
+"""Unrealised P&L with contract size and quote->account conversion (docs/domain.md §2.3).
 
 MT5 uses one profit formula for Forex, CFD, CFD-index and CFD-leverage symbols; exchange futures
 (tick_value / tick_size) are out of scope because no demo or target broker symbol uses them.
@@ -74,7 +74,7 @@ def position_profit(
     """Profit in account currency, rounded to cents only at the end.
 
     profit = ±(close − open) × contract_size × lots × rate; rounding once, after conversion, is what
-    reproduces §5.5 (USDJPY +641.03): rounding the JPY amount first would drift on other prices.
+    reproduces §6.5 (USDJPY +641.03): rounding the JPY amount first would drift on other prices.
     """
     lots, p_open, p_close = to_decimal(volume), to_decimal(price_open), to_decimal(price_close)
     contract, fx = to_decimal(contract_size), to_decimal(rate)

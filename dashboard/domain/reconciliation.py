@@ -1,4 +1,4 @@
-"""Position reconciliation, local book vs MT5 broker (domain.md §2.2-2.5, §5.9). Hedging only.
+"""Position reconciliation, local book vs MT5 broker (docs/domain.md §3, §6.9). Hedging only.
 
 Principles: key on the MT5 `identifier` (tickets can change); the broker is the source of truth for
 execution facts; never auto-close on absence alone (an exit deal must prove it); skip positions
@@ -310,7 +310,7 @@ def reconcile(
     - local only + exit deal -> closed_at_broker (closed_locally; severity by deal reason);
     - local only, no deal -> missing_at_broker (critical; manual, never auto-closed);
     - broker only -> unexpected_at_broker (adopted_external; source by magic);
-    - both -> field comparison (ticket, symbol, side, volume, price_open, sl, tp), per §2.3.
+    - both -> field comparison (ticket, symbol, side, volume, price_open, sl, tp), per §3.4 and §3.5.
     Local positions whose `updated_at` is within `race_window` of `now` are skipped entirely.
     `matched_positions` counts pairs with no field divergence. Output is ordered by identifier.
     """

@@ -24,7 +24,7 @@ from dashboard.domain.enums import DailyLossBasis, GuardState, GuardType, Level,
 from dashboard.domain.levels import Thresholds, alert_level, classify_drawdown, level_change
 from dashboard.domain.numbers import DomainError, money, pct, require_utc
 
-# Daily-loss alerts: warning once 60 % of the allowed loss is used, critical at 80 % (domain.md §1.6).
+# Daily-loss alerts: warning once 60 % of the allowed loss is used, critical at 80 % (docs/domain.md §2.8).
 DAILY_WARNING_USED_PCT = WARNING_FRACTION * 100
 DAILY_CRITICAL_USED_PCT = CRITICAL_FRACTION * 100
 

@@ -1,4 +1,4 @@
-"""Demo generators: reproducible, on target, and calibrated as shared/docs/domain.md §4 says."""
+"""Demo generators: reproducible, on target, and calibrated as docs/domain.md §5 and §6.11 say."""
 
 from __future__ import annotations
 

@@ -11,13 +11,15 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from dashboard.db.models import AccountRiskState, EquitySnapshot, MarketState, ReconciliationLog
+from dashboard.cache.cache import QueryCache
+from dashboard.cache.writer import Writer
+from dashboard.db.models import AccountRiskState, EquitySnapshot, MarketState, Position, ReconciliationLog
 from dashboard.db.session import Database
 from dashboard.demo import simulator as simulator_module
 from dashboard.demo.seed import seed_demo
 from dashboard.demo.simulator import Simulator
 from dashboard.services.errors import ServiceError
-from dashboard.services.ingestion.common import Touched
+from dashboard.services.touched import Family, Touched
 from tests.demo.test_seed import ANCHOR, NOW, SMALL, counter_mismatches
 
 TICK = timedelta(seconds=3)
@@ -28,6 +30,11 @@ def ticking_clock(start: datetime) -> Iterator[datetime]:
     while True:
         t += TICK
         yield t
+
+
+def writer(database: Database) -> Writer:
+    """The write path the app gives the simulator (an in-process cache is enough here)."""
+    return Writer(database, QueryCache())
 
 
 async def _state(db: Database) -> dict[str, Any]:
@@ -52,14 +59,14 @@ async def test_twelve_ticks_move_every_panel(database: Database) -> None:
     await seed_demo(database, seed=3, now=NOW, **SMALL)
     before = await _state(database)
     written: list[Touched] = []
-
     calls: list[int] = []
 
-    async def on_write(*touched: Touched) -> None:
-        calls.append(len(touched))
-        written.extend(touched)
+    class CountingCache(QueryCache):
+        async def invalidate(self, *touched: Touched) -> None:
+            calls.append(len(touched))
+            written.extend(touched)
 
-    sim = Simulator(database, interval_s=0, seed=11, on_write=on_write)
+    sim = Simulator(Writer(database, CountingCache()), interval_s=0, seed=11)
 
     reports = [await sim.tick(ANCHOR + k * TICK) for k in range(1, 13)]
 
@@ -76,17 +83,17 @@ async def test_twelve_ticks_move_every_panel(database: Database) -> None:
     # Every write told the cache what it touched (quotes without owner, per-account equity and
     # syncs), once per tick: one invalidation for all of a tick's writes.
     assert len(calls) == 12
-    market = [t for t in written if "market" in t.families]
-    assert len(market) == 12 and all(not t.user_ids for t in market)
-    equity = [t for t in written if "equity" in t.families]
-    assert len(equity) == 12 * 10 and {a for t in equity for a in t.account_ids} == set(before["snapshots"])
-    assert len([t for t in written if "timeline" in t.families]) == sum(r.syncs for r in reports)
+    families = [{family for family, _ in t.items} for t in written]
+    market = [t for t in written if any(family is Family.MARKET for family, _ in t.items)]
+    assert len(market) == 12 and all(scope is None for t in market for _, scope in t.items)
+    assert sum(Family.EQUITY in f for f in families) == 12 * 10  # every snapshot of every account
+    assert sum(Family.TIMELINE in f for f in families) == sum(r.syncs for r in reports)
 
 
 async def test_busy_simulation_keeps_counters_true(database: Database) -> None:
     """Force every event type (opens, closes, injected divergences, failed syncs) and re-check."""
     await seed_demo(database, seed=3, now=NOW, **SMALL)
-    sim = Simulator(database, seed=2, p_open=0.3, p_close=0.2, p_divergence=0.6, p_failure=0.1)
+    sim = Simulator(writer(database), seed=2, p_open=0.3, p_close=0.2, p_divergence=0.6, p_failure=0.1)
     reports = [await sim.tick(ANCHOR + k * TICK) for k in range(1, 41)]
     assert sum(r.positions_opened for r in reports) > 0
     assert sum(r.positions_closed for r in reports) > 0
@@ -97,7 +104,7 @@ async def test_busy_simulation_keeps_counters_true(database: Database) -> None:
 
 async def test_time_never_goes_backwards(database: Database) -> None:
     await seed_demo(database, seed=3, now=NOW, **SMALL)
-    sim = Simulator(database, seed=1)
+    sim = Simulator(writer(database), seed=1)
     first = await sim.tick(ANCHOR - timedelta(hours=1))  # a clock behind the seeded data
     second = await sim.tick(ANCHOR - timedelta(hours=1))
     assert ANCHOR < first.at < second.at
@@ -119,7 +126,7 @@ async def test_run_forever_survives_a_failing_tick(
 
     monkeypatch.setattr(simulator_module, "record_sync", flaky)
     clock = ticking_clock(ANCHOR + timedelta(minutes=1))  # every account is due on the first tick
-    sim = Simulator(database, interval_s=0, seed=4, clock=lambda: next(clock))
+    sim = Simulator(writer(database), interval_s=0, seed=4, clock=lambda: next(clock))
     before = await _state(database)
 
     with caplog.at_level(logging.ERROR, logger=simulator_module.__name__):
@@ -134,7 +141,7 @@ async def test_run_forever_survives_a_failing_tick(
 
 
 async def test_repeated_errors_are_logged_once(database: Database, caplog: pytest.LogCaptureFixture) -> None:
-    sim = Simulator(database, interval_s=0, seed=1)  # empty database: nothing to simulate
+    sim = Simulator(writer(database), interval_s=0, seed=1)  # empty database: nothing to simulate
     with pytest.raises(ServiceError, match="demo seed"):
         await sim.tick()
     with caplog.at_level(logging.ERROR, logger=simulator_module.__name__):
@@ -147,7 +154,7 @@ async def test_run_forever_stops_cleanly_on_cancellation(
 ) -> None:
     await seed_demo(database, seed=3, now=NOW, **SMALL)
     clock = ticking_clock(ANCHOR)
-    sim = Simulator(database, interval_s=0.05, seed=4, clock=lambda: next(clock))
+    sim = Simulator(writer(database), interval_s=0.05, seed=4, clock=lambda: next(clock))
     with caplog.at_level(logging.ERROR, logger=simulator_module.__name__):
         task = asyncio.create_task(sim.run_forever(verbose=True))
         await asyncio.sleep(0.5)
@@ -156,4 +163,27 @@ async def test_run_forever_stops_cleanly_on_cancellation(
             await task
     assert task.cancelled()
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert await counter_mismatches(database) == []
+
+
+async def test_positions_held_over_the_rollover_pay_swap(database: Database) -> None:
+    """Demo swaps are not always 0.00: a rollover inside a tick books swap on every open position,
+    the next sync carries it to the stored positions, and equity includes it."""
+    await seed_demo(database, seed=3, now=NOW, **SMALL)
+    async with database.read_session() as s:
+        before = dict(
+            (await s.execute(select(Position.id, Position.swap).where(Position.closed_at.is_(None)))).all()
+        )
+    sim = Simulator(writer(database), seed=5, p_open=0, p_close=0, p_divergence=0, p_failure=0)
+    rollover = ANCHOR.replace(hour=21, minute=0, second=0)
+    if rollover <= ANCHOR:
+        rollover += timedelta(days=1)
+    for k in range(0, 15):  # across the rollover, long enough for every account's sync
+        await sim.tick(rollover - timedelta(seconds=9) + k * TICK)
+    async with database.read_session() as s:
+        after = dict(
+            (await s.execute(select(Position.id, Position.swap).where(Position.closed_at.is_(None)))).all()
+        )
+    changed = [pid for pid in before if after.get(pid) != before[pid]]
+    assert before and len(changed) == len(before), "every position held over the rollover paid swap"
     assert await counter_mismatches(database) == []

@@ -22,7 +22,7 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-# --- §5.7 FTMO 2-Step -------------------------------------------------------------------------------
+# --- docs/domain.md §6.7 FTMO 2-Step ----------------------------------------------------------------
 
 INITIAL = D(100_000)
 SOD_BALANCE = D(104_000)
@@ -108,7 +108,7 @@ def test_daily_loss_rejects_invalid(kwargs):
         daily_loss(**args)
 
 
-# --- §5.7 FTMO 1-Step trailing ------------------------------------------------------------------------
+# --- docs/domain.md §6.7 FTMO 1-Step trailing ---------------------------------------------------------
 
 
 def test_ftmo_one_step_trailing_floors():
@@ -124,7 +124,7 @@ def test_trailing_floor_never_below_static_even_after_losing_days():
     assert max_loss_floor(MaxLossMode.TRAILING_EOD, INITIAL, D(10), D(95_000)) == D(90_000)
 
 
-# --- §5.7 The5ers -------------------------------------------------------------------------------------
+# --- docs/domain.md §6.7 The5ers ----------------------------------------------------------------------
 
 
 def test_the5ers_reference_and_floor():

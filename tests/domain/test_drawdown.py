@@ -17,7 +17,7 @@ from dashboard.domain.numbers import DomainError
 D = Decimal
 SERIES = [D(x) for x in (10000, 10500, 10200, 11000, 9900, 9350, 10100, 11500, 10350, 9700)]
 
-# domain.md §5.1: (i, equity, hwm, dd_abs, dd_pct, level)
+# docs/domain.md §6.1: (i, equity, hwm, dd_abs, dd_pct, level)
 TABLE_5_1 = [
     (0, 10000, 10000, 0, "0.0000", Level.NORMAL),
     (1, 10500, 10500, 0, "0.0000", Level.NORMAL),
@@ -58,7 +58,7 @@ def test_mt5_absolute_drawdown_zero_when_never_below_initial():
     assert mt5_absolute_drawdown(D(100), [D(100), D(150), D(120)]) == D(0)
 
 
-# domain.md §5.2: (start, stop, in-window %, carried %)
+# docs/domain.md §6.2: (start, stop, in-window %, carried %)
 TABLE_5_2 = [(4, 7, "5.5556", "15.0000"), (0, 4, "2.8571", "2.8571"), (5, 10, "15.6522", "15.6522")]
 
 
@@ -134,7 +134,7 @@ def test_next_hwm():
     assert next_hwm(D(10), D(11)) == D(11)
 
 
-# domain.md §5.4 float pitfall
+# docs/domain.md §6.4 float pitfall
 def test_float_pitfall_one_minus_ratio():
     float_value = (1 - 9000.0 / 10000.0) * 100
     assert float_value == 9.999999999999998

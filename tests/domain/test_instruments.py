@@ -11,7 +11,7 @@ from dashboard.domain.instruments import (
 )
 from dashboard.domain.numbers import DomainError, pct
 
-# domain.md §4.1
+# docs/domain.md §5.2
 SPEC_TABLE = [
     ("EURUSD", "fx", "100000", 5, "USD", "0.00008", "0.07", 252),
     ("GBPUSD", "fx", "100000", 5, "USD", "0.00012", "0.08", 252),
@@ -119,7 +119,7 @@ def test_spec_rejects_float():
         _spec(contract_size=1.0)
 
 
-# domain.md §5.8
+# docs/domain.md §6.8
 def test_sigma_step_eurusd_60s():
     value = sigma_step(Decimal("0.07"), 60, 252)
     assert f"{value:.4e}" == "1.1620e-4"

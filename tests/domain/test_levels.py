@@ -8,7 +8,7 @@ from dashboard.domain.numbers import DomainError
 
 D = Decimal
 
-# domain.md §5.3
+# docs/domain.md §6.3
 TABLE_5_3 = [
     ("0", Level.NORMAL),
     ("9.9999", Level.NORMAL),

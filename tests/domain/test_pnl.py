@@ -10,7 +10,7 @@ from dashboard.domain.pnl import close_price, conversion_rate, convert, position
 D = Decimal
 MIDS = {"EURUSD": D("1.0850"), "USDJPY": D("156.000")}
 
-# domain.md §5.5: (symbol, side, lots, open, close, expected USD)
+# docs/domain.md §6.5: (symbol, side, lots, open, close, expected USD)
 PNL_TABLE = [
     ("EURUSD", Side.BUY, "1.00", "1.08500", "1.08750", "250.00"),
     ("EURUSD", Side.SELL, "1.00", "1.08500", "1.08750", "-250.00"),

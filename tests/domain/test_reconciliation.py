@@ -100,7 +100,7 @@ def by_ident(result):
     return {d.identifier: d for d in result.divergences}
 
 
-# --- §5.9 fixture ---------------------------------------------------------------------------------------
+# --- docs/domain.md §6.9 fixture ------------------------------------------------------------------------
 
 
 def test_fixture_counts():
@@ -303,7 +303,7 @@ def test_tp_missing_at_broker_is_only_warning():
     [("1.005", True), ("0.995", True), ("1.0049", False), ("0.9951", False), ("1.01", True)],
 )
 def test_volume_tolerance_is_half_a_step(broker_volume, diverges):
-    # volume_step 0.01: |Δ| >= 0.005 is a mismatch, exactly at the boundary included (§6.5)
+    # volume_step 0.01: |Δ| >= 0.005 is a mismatch, exactly at the boundary included (docs/domain.md §7.7)
     kinds = [d.kind for d in pair(broker_kw={"volume": broker_volume}).divergences]
     assert (DivergenceKind.VOLUME_MISMATCH in kinds) is diverges
 

@@ -17,7 +17,7 @@ from dashboard.services.ingestion.equity import record_equity
 from tests.factories import T0, make_account, make_user
 
 SERIES = [10000, 10500, 10200, 11000, 9900, 9350, 10100, 11500, 10350, 9700]
-# domain.md §5.1: dd % and level per snapshot.
+# docs/domain.md §6.1: dd % and level per snapshot.
 EXPECTED = [
     ("0.0000", Level.NORMAL),
     ("0.0000", Level.NORMAL),

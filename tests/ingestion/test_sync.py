@@ -1,4 +1,4 @@
-"""Recording syncs end to end on both backends: the domain.md §5.9 fixture and its variants."""
+"""Recording syncs end to end on both backends: the docs/domain.md §6.9 fixture and its variants."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ SYNC_AT = T0 + timedelta(hours=1)
 
 
 async def seed_fixture(db: Database, *, touch_104_at: Any = None, **account: Any) -> int:
-    """Local book of §5.9: 101 EURUSD buy 1.00, 102 XAUUSD sell 0.50, 103 US30 buy 2.00,
+    """Local book of §6.9: 101 EURUSD buy 1.00, 102 XAUUSD sell 0.50, 103 US30 buy 2.00,
     104 GBPUSD buy 0.30 SL 1.26000, 105 USDJPY sell 1.00."""
     async with db.session() as s:
         await make_instruments(s)

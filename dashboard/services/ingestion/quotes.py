@@ -74,7 +74,9 @@ async def _record(session: AsyncSession, batch: QuoteBatchIn, now: datetime) -> 
         if row is None:
             if latest is None:
                 continue
-            row = MarketState(symbol=symbol, bid=latest.bid, ask=latest.ask, quoted_at=latest.ts, guard_state={})
+            row = MarketState(
+                symbol=symbol, bid=latest.bid, ask=latest.ask, quoted_at=latest.ts, guard_state={}
+            )
             session.add(row)
         elif latest is not None:
             row.bid, row.ask, row.quoted_at = latest.bid, latest.ask, latest.ts

@@ -1,4 +1,4 @@
-"""Record one reconciliation sync from a broker snapshot (domain.md §2.4).
+"""Record one reconciliation sync from a broker snapshot (docs/domain.md §3.2).
 
 One transaction: run the diff, apply broker facts to the local book (the broker wins for
 execution facts), write the log row, upsert incidents and keep the account's counters. The same
@@ -134,7 +134,7 @@ async def _record(session: AsyncSession, snap: SyncSnapshotIn) -> SyncResult:
         _count_sync(state, log)
         return SyncResult(log.id, log.status, 0, 0, 0, 0, True, touched)
     if account.margin_mode is MarginMode.NETTING:
-        # Hedging rules must not be applied to a netting account silently (domain.md §6.4).
+        # Hedging rules must not be applied to a netting account silently (docs/domain.md §7.6).
         log = _log(
             account,
             snap,

@@ -2,7 +2,7 @@
 
 The headline numbers come from counters in `account_risk_state`, which ingestion maintains with
 every sync, so the status read costs O(accounts) however many millions of sync logs exist; only the
-last five events are read from `reconciliation_logs` (domain.md §2.5 and §3).
+last five events are read from `reconciliation_logs` (docs/domain.md §3.9 and §4.2).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ async def reconciliation_status(
     ingestion), (2) the last five `reconciliation_logs` by `(created_at DESC, id DESC)` on the
     `(user_id, created_at)` index, or `(created_at)` for risk/admin. "Divergences detected" is the
     number of incidents (`incidents_total`), never the per-sync sum, which counts a divergence once
-    per sync it persists (domain.md §2.5). `user_id` is None for the all-accounts view.
+    per sync it persists (docs/domain.md §3.9). `user_id` is None for the all-accounts view.
 
     `last_sync_status` is the status of the newest event (query 2), exact even when several
     accounts sync at once; `last_sync_at` is the newer of the counters' max and that event.
