@@ -16,7 +16,7 @@ test-fast: env
 
 env: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml package-lock.json
 	bash scripts/ensure_env.sh
 	touch $@
 

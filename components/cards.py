@@ -1,4 +1,5 @@
-"""Status cards and small in-place update helpers (send to the browser only what changed)."""
+"""Status cards, headings, and small in-place update helpers (send to the browser only what
+changed)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,32 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nicegui import ui
+from nicegui.elements.mixins.text_element import TextElement
+
+# Secondary text (card captions, hints) that keeps a 4.5:1 contrast in light and in dark mode.
+MUTED = "text-slate-600 dark:text-slate-300"
+# A table's props that show it as cards (its `item` slot) below Quasar's `sm` breakpoint (600 px):
+# nobody scrolls sideways on a phone. Quasar's Screen is reactive, so a resize switches the view.
+# (NiceGUI evaluates `:` props in the page's global scope, where `$q` does not exist.)
+PHONE_GRID = ':grid="Quasar.Screen.lt.sm"'
+
+
+class Heading(TextElement):
+    """A real heading (`<h1>`…`<h3>`) for assistive technology, styled by the caller's classes."""
+
+    def __init__(self, text: str, level: int = 2) -> None:
+        super().__init__(tag=f"h{level}", text=text)
+
+
+def heading(text: str, level: int = 2) -> Heading:
+    """A section title: the page's title is the `<h1>` (the frame's), a card's title an `<h2>`."""
+    sizes = {1: "text-xl font-semibold", 2: "text-base font-semibold"}
+    return Heading(text, level).classes(f"{sizes.get(level, 'text-sm font-semibold')} m-0 tracking-normal")
 
 
 def card(title: str, marker: str) -> ui.label:
     with ui.card().classes("min-w-40 grow gap-1"):
-        ui.label(title).classes("text-xs uppercase opacity-60")
+        ui.label(title).classes(f"text-xs uppercase tracking-wide {MUTED}")
         value = ui.label("–").classes("text-2xl font-semibold").mark(marker)
     return value
 

@@ -9,6 +9,9 @@ from typing import Any
 from nicegui import ui
 
 LEVEL_COLORS = {"normal": "#16a34a", "warning": "#d97706", "critical": "#dc2626"}
+# The dial's outline and ticks: at least 3:1 against the page in light and in dark mode (Plotly's
+# default #444 disappears on a dark card). Texts follow the theme through the frame's CSS.
+OUTLINE = "#64748b"
 
 
 def gauge_figure(
@@ -24,8 +27,10 @@ def gauge_figure(
             {"range": [float(critical), top], "color": "#fee2e2"},
         ]
     gauge: dict[str, Any] = {
-        "axis": {"range": [0, top], "ticksuffix": "%"},
+        "axis": {"range": [0, top], "ticksuffix": "%", "tickcolor": OUTLINE},
         "bar": {"color": LEVEL_COLORS.get(level, "#334155"), "thickness": 0.35},
+        "bordercolor": OUTLINE,
+        "borderwidth": 1,
         "steps": steps,
     }
     if critical is not None:

@@ -11,7 +11,7 @@ from typing import Any
 from nicegui import ui
 
 from components.accounts import AccountLabel
-from components.cards import set_rows, utc, utc_on_hover
+from components.cards import heading, set_rows, utc, utc_on_hover
 from components.gauge import Gauge
 from components.live import LivePage, LivePanel
 from dashboard.domain.daily_loss import daily_loss_bands
@@ -151,18 +151,18 @@ class AccountPanel(LivePanel[AccountView]):
         self.drawn: tuple[Any, ...] | None = None
         with ui.card().classes("w-full"):
             with ui.row().classes("items-center gap-3 w-full"):
-                ui.label("Equity and high-water mark").classes("font-semibold")
+                heading("Equity and high-water mark")
                 names = {i: label.long for i, label in labels.items()}
                 self.chooser = ui.select(
-                    names, value=selected or None, on_change=lambda: live.act(self.redraw)
+                    names, value=selected or None, label="Account", on_change=lambda: live.act(self.redraw)
                 )
                 self.chooser.props("dense").mark("equity-account")
                 self.span = ui.toggle(
                     list(CURVE_WINDOWS), value="24h", on_change=lambda: live.act(self.redraw)
                 )
-                self.span.props("dense").mark("equity-window")
+                self.span.props('dense role=group aria-label="Equity window"').mark("equity-window")
             self.plot = ui.plotly({"data": [], "layout": {"height": 260}}).classes("w-full").mark("equity")
-            ui.label("Guard events").classes("font-semibold mt-2")
+            heading("Guard events").classes("mt-2")
             self.events = ui.table(columns=EVENT_COLUMNS, rows=[], row_key="id", pagination=10).classes(
                 "w-full"
             )
@@ -237,7 +237,7 @@ class MarketPanel(LivePanel[MarketGuardList]):
     def __init__(self, live: LivePage) -> None:
         super().__init__(live)
         with ui.card().classes("w-full"):
-            ui.label("Market guards").classes("font-semibold")
+            heading("Market guards")
             self.table = ui.table(columns=MARKET_COLUMNS, rows=[], row_key="symbol").classes("w-full")
             self.table.props("dense flat").mark("market")
             live.add(self)

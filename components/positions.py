@@ -15,7 +15,7 @@ from typing import Any
 from nicegui import ui
 
 from components.accounts import AccountLabel, account_labels, label_of
-from components.cards import hover, set_rows, set_text, utc, utc_on_hover
+from components.cards import MUTED, PHONE_GRID, hover, set_rows, set_text, utc, utc_on_hover
 from components.csv_export import to_csv
 from components.live import LivePage, LivePanel
 from dashboard.schemas.positions import PositionList, PositionView
@@ -43,24 +43,36 @@ EXPORT_COLUMNS: list[dict[str, Any]] = [
 ]
 EXPORT_FIELDS = {"opened": "opened_utc"}
 PNL_CLASS = (
-    "props.row.pnl_sign < 0 ? 'text-red-700 font-medium' "
-    ": (props.row.pnl_sign > 0 ? 'text-green-800 font-medium' : '')"
+    "props.row.pnl_sign < 0 ? 'text-red-700 dark:text-red-400 font-medium' "
+    ": (props.row.pnl_sign > 0 ? 'text-green-800 dark:text-green-400 font-medium' : '')"
 )
 PNL_SLOT = f"""
 <q-td :props="props"><span :class="{PNL_CLASS}">{{{{ props.value }}}}</span></q-td>
 """
+# Below 600 px (`PHONE_GRID`) each row is a card: symbol, side, volume and P&L on the first line.
 CARD_SLOT = f"""
 <div class="q-pa-xs col-12">
-  <q-card flat bordered class="cursor-pointer" @click="() => $parent.$emit('rowClick', null, props.row)">
-    <q-card-section class="row items-center justify-between no-wrap q-py-sm">
-      <div class="text-subtitle2">
-        {{{{ props.row.symbol }}}} · {{{{ props.row.side }}}} · {{{{ props.row.volume }}}}
+  <q-card flat bordered class="cursor-pointer" tabindex="0" data-testid="position-card"
+          @click="() => $parent.$emit('rowClick', null, props.row)"
+          @keyup.enter="() => $parent.$emit('rowClick', null, props.row)">
+    <q-card-section class="q-py-sm">
+      <div class="row items-baseline justify-between no-wrap q-gutter-x-sm">
+        <div class="text-subtitle2 ellipsis">
+          {{{{ props.row.symbol }}}} <span class="text-uppercase">{{{{ props.row.side }}}}</span>
+          {{{{ props.row.volume }}}}
+        </div>
+        <div class="text-subtitle1 text-no-wrap" :class="{PNL_CLASS}" data-testid="position-pnl">
+          {{{{ props.row.profit }}}} {{{{ props.row.currency }}}}
+        </div>
       </div>
-      <div :class="{PNL_CLASS}">{{{{ props.row.profit }}}} {{{{ props.row.currency }}}}</div>
-    </q-card-section>
-    <q-card-section class="q-pt-none text-caption">
-      {{{{ props.row.account }}}} · open {{{{ props.row.open }}}} · now {{{{ props.row.current }}}}
-      · {{{{ props.row.opened }}}}
+      <div class="row justify-between q-gutter-x-sm text-caption {MUTED}">
+        <span>{{{{ props.row.account }}}}</span><span class="text-no-wrap">{{{{ props.row.opened }}}}</span>
+      </div>
+      <div class="text-caption {MUTED}">
+        <span class="text-no-wrap">open {{{{ props.row.open }}}}</span> ·
+        <span class="text-no-wrap">now {{{{ props.row.current }}}}</span> ·
+        <span class="text-no-wrap">swap {{{{ props.row.swap }}}}</span>
+      </div>
     </q-card-section>
   </q-card>
 </div>
@@ -118,18 +130,18 @@ class PositionsPanel(LivePanel[Positions]):
         super().__init__(live)
         with ui.row().classes("w-full items-end gap-3 flex-wrap"):
             choices = {0: "All accounts", **{i: label.long for i, label in labels.items()}}
-            self.account = ui.select(choices, value=0, label="Account").classes("min-w-48")
+            self.account = ui.select(choices, value=0, label="Account").classes("min-w-48 max-sm:w-full")
             self.account.mark("filter-account")
-            self.symbol = ui.select([ALL_SYMBOLS], value=ALL_SYMBOLS, label="Symbol").classes("min-w-36")
-            self.symbol.mark("filter-symbol")
+            self.symbol = ui.select([ALL_SYMBOLS], value=ALL_SYMBOLS, label="Symbol")
+            self.symbol.classes("min-w-36 grow sm:grow-0").mark("filter-symbol")
             self.side = ui.select({"": "Both sides", "buy": "Buy", "sell": "Sell"}, value="", label="Side")
-            self.side.classes("min-w-32").mark("filter-side")
+            self.side.classes("min-w-32 grow sm:grow-0").mark("filter-side")
             ui.space()
             export = ui.button("Export CSV", icon="download", on_click=lambda: live.act(self.export))
             export.props("outline").mark("export")
         self.total = ui.label().classes("font-medium").mark("totals")
         self.table = ui.table(columns=COLUMNS, rows=[], row_key="id", pagination=50).classes("w-full")
-        self.table.props('dense flat :grid="$q.screen.lt.sm"').mark("positions")
+        self.table.props(f"dense flat {PHONE_GRID}").mark("positions")
         self.table.add_slot("body-cell-profit", PNL_SLOT)
         self.table.add_slot("item", CARD_SLOT)
         utc_on_hover(self.table, "opened", "opened_utc")

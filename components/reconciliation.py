@@ -10,7 +10,7 @@ from typing import Any
 from nicegui import ui
 
 from components.accounts import AccountLabel, account_labels, label_of
-from components.cards import card, hover, set_rows, set_text, utc, utc_on_hover
+from components.cards import MUTED, PHONE_GRID, card, heading, hover, set_rows, set_text, utc, utc_on_hover
 from components.live import LivePage, LivePanel
 from components.timeline import DivergenceTimelineChart
 from dashboard.schemas.reconciliation import DivergenceTimeline, OpenIncidents, ReconciliationStatus
@@ -40,6 +40,58 @@ INCIDENT_COLUMNS: list[dict[str, Any]] = [
     {"name": "broker", "label": "Broker", "field": "broker"},
     {"name": "seen", "label": "Seen", "field": "seen"},
 ]
+
+
+SEVERITY_CLASS = (
+    "{'text-red-700 dark:text-red-400': props.row.severity === 'critical', "
+    "'text-amber-800 dark:text-amber-300': props.row.severity === 'warning'}"
+)
+# Below 600 px (`PHONE_GRID`) each row is a card, the fields that matter first.
+EVENT_CARD = f"""
+<div class="q-pa-xs col-12">
+  <q-card flat bordered data-testid="event-card">
+    <q-card-section class="q-py-sm">
+      <div class="row items-baseline justify-between no-wrap q-gutter-x-sm">
+        <div class="text-subtitle2 ellipsis">{{{{ props.row.account }}}}</div>
+        <div class="text-no-wrap" :class="props.row.divergences ? 'text-weight-medium' : ''">
+          {{{{ props.row.status }}}}
+        </div>
+      </div>
+      <div class="text-caption {MUTED}">
+        {{{{ props.row.at }}}} · {{{{ props.row.type }}}} ·
+        <span class="text-no-wrap">
+          {{{{ props.row.divergences }}}} {{{{ props.row.divergences === 1 ? "divergence" : "divergences" }}}}
+        </span> ·
+        <span class="text-no-wrap">{{{{ props.row.duration }}}} ms</span>
+      </div>
+    </q-card-section>
+  </q-card>
+</div>
+"""
+INCIDENT_CARD = f"""
+<div class="q-pa-xs col-12">
+  <q-card flat bordered data-testid="incident-card">
+    <q-card-section class="q-py-sm">
+      <div class="row items-baseline justify-between no-wrap q-gutter-x-sm">
+        <div class="text-subtitle2 ellipsis">{{{{ props.row.kind }}}}</div>
+        <div class="text-no-wrap text-weight-medium" :class="{SEVERITY_CLASS}">
+          {{{{ props.row.severity }}}}
+        </div>
+      </div>
+      <div class="row items-baseline justify-between no-wrap q-gutter-x-sm">
+        <div class="text-weight-medium">{{{{ props.row.symbol }}}}</div>
+        <div class="text-no-wrap">{{{{ props.row.age }}}}</div>
+      </div>
+      <div class="text-caption {MUTED}">{{{{ props.row.account }}}}</div>
+      <div class="text-caption {MUTED}">
+        <span class="text-no-wrap">local {{{{ props.row.local }}}}</span> ·
+        <span class="text-no-wrap">broker {{{{ props.row.broker }}}}</span> ·
+        <span class="text-no-wrap">seen {{{{ props.row.seen }}}}×</span>
+      </div>
+    </q-card-section>
+  </q-card>
+</div>
+"""
 
 
 def age(since: datetime, now: datetime) -> str:
@@ -73,10 +125,11 @@ class StatusPanel(LivePanel[Labelled]):
             self.last_sync = card("Last sync", "last-sync")
             self.health = card("Health", "health")
         live.add(self)
-        with ui.card().classes("w-full"):
-            ui.label("Last sync events").classes("font-semibold")
+        with ui.card().classes("w-full max-sm:px-2"):
+            heading("Last sync events")
             self.events = ui.table(columns=EVENT_COLUMNS, rows=[], row_key="id").classes("w-full")
-            self.events.props("dense flat").mark("events")
+            self.events.props(f"dense flat {PHONE_GRID}").mark("events")
+            self.events.add_slot("item", EVENT_CARD)
             utc_on_hover(self.events, "at", "at_utc")
             hover(self.events, "account", "login")
 
@@ -122,9 +175,9 @@ class TimelinePanel(LivePanel[DivergenceTimeline]):
         super().__init__(live)
         with ui.card().classes("w-full"):
             with ui.row().classes("items-center justify-between w-full"):
-                ui.label("Divergence timeline").classes("font-semibold")
+                heading("Divergence timeline")
                 self.window = ui.toggle(list(WINDOWS), value="24h", on_change=lambda: live.act(self.redraw))
-                self.window.props("dense").mark("timeline-window")
+                self.window.props('dense role=group aria-label="Timeline window"').mark("timeline-window")
             self.chart = DivergenceTimelineChart()
             self.redraw_next = False
             live.add(self)
@@ -152,10 +205,11 @@ class IncidentsPanel(LivePanel[Labelled]):
 
     def __init__(self, live: LivePage) -> None:
         super().__init__(live)
-        with ui.card().classes("w-full"):
-            ui.label("Open incidents").classes("font-semibold")
+        with ui.card().classes("w-full max-sm:px-2"):
+            heading("Open incidents")
             self.table = ui.table(columns=INCIDENT_COLUMNS, rows=[], row_key="id", pagination=25)
-            self.table.classes("w-full").props("dense flat").mark("incidents")
+            self.table.classes("w-full").props(f"dense flat {PHONE_GRID}").mark("incidents")
+            self.table.add_slot("item", INCIDENT_CARD)
             utc_on_hover(self.table, "age", "since_utc")
             hover(self.table, "account", "login")
             live.add(self)

@@ -23,7 +23,7 @@ class RiskWallPanel(LivePanel[AccountGuardList]):
         super().__init__(live)
         with ui.row().classes("items-center gap-3 w-full flex-wrap"):
             self.level = ui.toggle(LEVEL_FILTERS, value="all", on_change=lambda: live.act(self.refresh))
-            self.level.mark("level-filter")
+            self.level.props('role=group aria-label="Level filter"').mark("level-filter")
             self.search = ui.input(
                 placeholder="Filter by account name", on_change=lambda: live.act(self.refresh)
             )

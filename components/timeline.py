@@ -14,7 +14,8 @@ from nicegui import ui
 from dashboard.schemas.reconciliation import DivergenceIncidentView
 
 SEVERITIES = ("info", "warning", "critical")
-COLORS = {"info": "#64748b", "warning": "#f59e0b", "critical": "#dc2626"}
+# At least 3:1 against a white and a dark card (amber-500 had 2:1 on white).
+COLORS = {"info": "#64748b", "warning": "#d97706", "critical": "#dc2626"}
 MAX_POINTS = 5000
 REDRAW_EVERY = 60
 
@@ -48,8 +49,9 @@ def figure(incidents: list[DivergenceIncidentView]) -> dict[str, Any]:
         "data": traces,
         "layout": {
             "height": 300,
-            "margin": {"l": 140, "r": 10, "t": 10, "b": 40},
-            "legend": {"orientation": "h", "y": -0.2},
+            "margin": {"l": 140, "r": 10, "t": 30, "b": 40},
+            # Above the plot: below it, it ran into the (rotated) date labels on a phone.
+            "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
             "xaxis": {"type": "date"},
             "yaxis": {"type": "category", "automargin": True},
             "paper_bgcolor": "rgba(0,0,0,0)",

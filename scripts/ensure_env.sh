@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create the virtual environment and install the project with its dev extra.
+# Create the virtual environment and install the project with its dev extra, then the npm test tooling.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -13,3 +13,13 @@ fi
 "$VENV/bin/python" -m pip install -q -e ".[dev]" 2>&1 | grep -v '^WARNING: Location' || true
 "$VENV/bin/python" -c 'import dashboard, nicegui, sqlalchemy, asyncpg, redis, playwright' \
   || { echo "error: the environment in $VENV is incomplete" >&2; exit 2; }
+# Browser-test tooling from npm (axe-core for tests/e2e/test_accessibility.py), pinned in package-lock.json.
+command -v npm >/dev/null 2>&1 \
+  || { echo "error: npm is missing (install Node.js 20+ with npm; it installs axe-core for the browser tests)" >&2; exit 2; }
+if [ -f package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+else
+  npm install --no-audit --no-fund --loglevel=error
+fi
+[ -f node_modules/axe-core/axe.min.js ] \
+  || { echo "error: npm did not install axe-core (node_modules/axe-core/axe.min.js is missing)" >&2; exit 2; }

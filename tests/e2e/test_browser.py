@@ -1,72 +1,20 @@
 """End to end in Debian's chromium (Playwright, `executable_path`, never `playwright install`):
 the app as a subprocess (`run --demo`, simulator every second), a user logs in, opens every page,
-sees a value change, exports CSV, and watches the session end when another tab logs out.
-Screenshots go to `artifacts/screenshots/`."""
+sees a value change, exports CSV, watches the session end when another tab logs out, and reads P&L
+on a phone without scrolling sideways. The app and browser fixtures are in `conftest.py`;
+screenshots go to `artifacts/screenshots/`."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.conftest import service_missing
-from tests.process import REPO, run_cli, running_app
+from tests.e2e.conftest import PHONE, login, shot
 
-CHROMIUM = os.environ.get("DASHBOARD_TEST_CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SHOTS = REPO / "artifacts" / "screenshots"
 pytestmark = pytest.mark.browser
-SECRET = "e2e-secret-" + "Qm4vX9rT2wZ7bN5cD8fH1jL6sA3kP0yE"
-
-
-@pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("e2e")
-    env = {
-        "DASHBOARD_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'e2e.sqlite3'}",
-        "DASHBOARD_JWT_SECRET": SECRET,
-        "DASHBOARD_SIMULATE_INTERVAL_S": "1",
-    }
-    assert run_cli("demo", "seed", **env).returncode == 0
-    with running_app("--demo", log_path=tmp / "app.log", **env) as url:
-        yield url
-    log = (tmp / "app.log").read_text()
-    assert "Traceback" not in log, log[-3000:]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        service_missing("Debian's chromium", FileNotFoundError(CHROMIUM))
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield instance
-        instance.close()
-
-
-def login(page: Page, base: str, email: str, path: str = "/reconciliation") -> None:
-    page.goto(f"{base}{path}")
-    expect(page).to_have_url(re.compile(r"/login\?next="))
-    page.get_by_test_id("email").fill(email)
-    page.get_by_test_id("password").fill("demo")
-    page.get_by_test_id("submit").click()
-    expect(page).to_have_url(re.compile(re.escape(path) + "$"))
-
-
-def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_risk_user_opens_every_page_and_sees_data_move(base: str, browser: Browser) -> None:
@@ -111,7 +59,7 @@ def test_logout_in_another_tab_ends_this_tab(base: str, browser: Browser) -> Non
     other = context.new_page()
     other.goto(f"{base}/positions")
     expect(other.get_by_text("Floating P&L")).to_be_visible(timeout=15_000)
-    other.get_by_role("button").filter(has_text="logout").click()
+    other.get_by_role("button", name="Log out everywhere").click()
     expect(other).to_have_url(re.compile(r"/login"), timeout=15_000)
     # The first tab's next tick notices the revoked session and leaves for the login page.
     expect(watching).to_have_url(re.compile(r"/login\?error=expired"), timeout=20_000)
@@ -120,11 +68,63 @@ def test_logout_in_another_tab_ends_this_tab(base: str, browser: Browser) -> Non
 
 
 def test_phone_width_is_usable(base: str, browser: Browser) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    context = browser.new_context(**PHONE)
     page = context.new_page()
     login(page, base, "trader1@demo.local")
     expect(page.get_by_text("Total syncs")).to_be_visible(timeout=15_000)
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 400, f"horizontal scrolling at phone width: {width}px"
+    assert_no_sideways_scrolling(page)
     shot(page, "phone")
+    context.close()
+
+
+def assert_no_sideways_scrolling(page: Page) -> None:
+    width, viewport = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert width <= viewport, f"horizontal scrolling at phone width: {width}px > {viewport}px"
+
+
+def assert_fully_in_view(page: Page, locator: Locator) -> None:
+    """Inside the viewport horizontally without scrolling sideways (and in view on the page)."""
+    expect(locator).to_be_in_viewport()
+    box = locator.bounding_box()
+    viewport = page.viewport_size
+    assert box is not None and viewport is not None
+    assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], (box, viewport)
+    assert page.evaluate("window.scrollX") == 0
+
+
+def test_phone_shows_positions_as_cards_with_pnl_in_view(base: str, browser: Browser) -> None:
+    """At 390 px a trader reads each position's P&L on a card, without scrolling sideways."""
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    login(page, base, "trader1@demo.local", "/positions")
+    totals = page.get_by_text(re.compile(r"^Floating P&L incl\. swap: [A-Z]{3} "))
+    expect(totals).to_be_visible(timeout=15_000)
+    card = page.get_by_test_id("position-card").first
+    expect(card).to_be_visible(timeout=15_000)
+    pnl = card.get_by_test_id("position-pnl")
+    expect(pnl).to_have_text(re.compile(r"^-?[\d,]+\.\d{2} [A-Z]{3}$"))
+    assert_fully_in_view(page, pnl)
+    expect(page.get_by_role("columnheader", name="P&L")).to_have_count(0)  # no table behind the cards
+    assert_no_sideways_scrolling(page)
+    shot(page, "phone-positions", full_page=False)
+    context.close()
+
+
+def test_phone_shows_open_incidents_as_cards(base: str, browser: Browser) -> None:
+    """At 390 px an open incident is a card: kind and severity first, then symbol, age and account."""
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    login(page, base, "risk@demo.local")
+    expect(page.get_by_test_id("event-card").first).to_be_visible(timeout=15_000)
+    incident = page.get_by_test_id("incident-card").first
+    # The simulator opens divergences every few seconds; wait for one.
+    expect(incident).to_be_visible(timeout=60_000)
+    incident.scroll_into_view_if_needed()
+    lines = [line.strip() for line in incident.inner_text().splitlines() if line.strip()]
+    kind, severity, symbol, age, account = lines[:5]
+    assert re.fullmatch(r"[a-z_]+", kind) and severity in ("info", "warning", "critical"), lines
+    assert symbol and re.fullmatch(r"\d+ (min|h \d+ min|d \d+ h)", age) and account, lines
+    assert_fully_in_view(page, incident)
+    assert_no_sideways_scrolling(page)
+    shot(page, "phone-incidents", full_page=False)
     context.close()

@@ -7,4 +7,4 @@ from dashboard.app import configure
 from dashboard.settings import Settings
 
 configure(Settings(), demo=False)
-ui.run(reload=False, show=False, storage_secret="page-tests")
+ui.run(reload=False, show=False, storage_secret="page-tests", language="en-US")
