@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from nicegui import ui
+from nicegui import app, ui
 
 from components.cards import heading
 from components.live import REFRESH_CHOICES, LivePage
@@ -62,7 +62,7 @@ def frame(title: str, live: LivePage, *, demo: bool) -> Iterator[None]:
     ui.page_title(f"{title} · {PRODUCT}")
     theme()
     principal = live.principal
-    dark = ui.dark_mode()
+    dark = ui.dark_mode(remembered_dark(principal.user_id))
     links = [(path, label, icon) for path, label, icon, wide in NAV if not wide or principal.role.sees_all]
     with ui.left_drawer(value=False).classes("bg-slate-100 dark:bg-slate-800 md:hidden") as drawer:
         with ui.element("nav").classes("column gap-1").props('aria-label="Menu"'):
@@ -97,10 +97,9 @@ def frame(title: str, live: LivePage, *, demo: bool) -> Iterator[None]:
             )
             selector.props("dense dark options-dense borderless").classes("w-20").mark("refresh-select")
             selector.tooltip("Refresh interval (remembered for you)")
-            mode = ui.button(icon="dark_mode").props(
-                'flat round dense color=white aria-label="Dark mode" aria-pressed=false'
-            )
-            mode.on_click(lambda: _toggle_dark(dark, mode)).tooltip("Dark mode")
+            mode = ui.button(icon="dark_mode").props('flat round dense color=white aria-label="Dark mode"')
+            mode.on_click(lambda: _toggle_dark(dark, mode, principal.user_id)).tooltip("Dark mode")
+            _show_mode(mode, bool(dark.value))
             with ui.column().classes("gap-0 leading-tight max-sm:hidden"):
                 ui.label(principal.display_name).classes("text-sm").mark("user-name")
                 ui.label(principal.role.value).classes("text-xs text-slate-300").mark("user-role")
@@ -112,10 +111,24 @@ def frame(title: str, live: LivePage, *, demo: bool) -> Iterator[None]:
         yield
 
 
-def _toggle_dark(dark: ui.dark_mode, button: ui.button) -> None:
+def dark_key(user_id: int) -> str:
+    return f"dark:{user_id}"
+
+
+def remembered_dark(user_id: int) -> bool:
+    """The user's last choice (kept like the refresh interval, in the app's shared storage)."""
+    return bool(app.storage.general.get(dark_key(user_id), False))
+
+
+def _show_mode(button: ui.button, on: bool) -> None:
+    button.props(f"aria-pressed={'true' if on else 'false'} icon={'light_mode' if on else 'dark_mode'}")
+
+
+def _toggle_dark(dark: ui.dark_mode, button: ui.button, user_id: int) -> None:
     dark.toggle()
     on = bool(dark.value)
-    button.props(f"aria-pressed={'true' if on else 'false'} icon={'light_mode' if on else 'dark_mode'}")
+    app.storage.general[dark_key(user_id)] = on
+    _show_mode(button, on)
 
 
 async def _logout(live: LivePage) -> None:

@@ -64,8 +64,10 @@ def equity_figure(curve: EquityCurve) -> dict[str, Any]:
             {"type": "scatter", "mode": "lines", "name": "HWM", "x": xs,
              "y": [float(p.hwm) for p in curve.points], "line": {"color": "#64748b", "dash": "dot"}},
         ],
-        "layout": {"height": 260, "margin": {"l": 60, "r": 10, "t": 10, "b": 30}, "xaxis": {"type": "date"},
-                   "legend": {"orientation": "h"}, "paper_bgcolor": "rgba(0,0,0,0)"},
+        "layout": {"height": 280, "margin": {"l": 60, "r": 10, "t": 30, "b": 30}, "xaxis": {"type": "date"},
+                   # Above the plot: below it, the legend ran into the date labels.
+                   "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+                   "paper_bgcolor": "rgba(0,0,0,0)"},
         "config": {"displaylogo": False, "responsive": True},
     }  # fmt: skip
 

@@ -78,7 +78,11 @@ class RiskWallPanel(LivePanel[AccountGuardList]):
     def _card(self, a: AccountGuardState) -> None:
         with self.grid:
             card = ui.card().classes("w-64 max-sm:w-full gap-0 cursor-pointer")
-            card.on("click", lambda _, i=a.account_id: ui.navigate.to(f"/guards?account={i}"))
+            target = f"/guards?account={a.account_id}"
+            # A link for keyboards and screen readers too: focusable, opened with Enter.
+            card.props("tabindex=0 role=link")  # its text (name, login, level) is its name
+            card.on("click", lambda _, t=target: ui.navigate.to(t))
+            card.on("keydown.enter", lambda _, t=target: ui.navigate.to(t))
             card.mark(f"wall-{a.account_id}")
             with card:
                 ui.label(f"{a.name} ({a.broker_login})").classes("font-medium")

@@ -113,13 +113,15 @@ def risk_user(base: str, browser: Browser) -> Iterator[BrowserContext]:
     context.close()
 
 
-def go_dark(page: Page) -> None:
-    """Press the frame's dark-mode button, as a user does (found by its accessible name)."""
+def set_mode(page: Page, mode: str) -> None:
+    """Press the frame's dark-mode button when the page is not in `mode` yet, as a user does (found
+    by its accessible name; the choice is remembered per user, so a page may open in either)."""
     button = page.get_by_role("button", name="Dark mode")
-    expect(button).to_have_attribute("aria-pressed", "false")
-    button.click()
-    expect(page.locator("body")).to_have_class(re.compile(r"\bbody--dark\b"))
-    expect(button).to_have_attribute("aria-pressed", "true")
+    wanted = "true" if mode == "dark" else "false"
+    if button.get_attribute("aria-pressed") != wanted:
+        button.click()
+    expect(page.locator("body")).to_have_class(re.compile(rf"\bbody--{mode}\b"))
+    expect(button).to_have_attribute("aria-pressed", wanted)
     page.wait_for_timeout(400)  # colour transitions
 
 
@@ -146,7 +148,19 @@ def test_page_has_no_serious_violations(base: str, risk_user: BrowserContext, pa
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     PAGES[path](page)
     settled(page)
-    if mode == "dark":
-        go_dark(page)
+    set_mode(page, mode)
     check(page, f"{path.strip('/')}-{mode}")
     page.close()
+
+
+def test_the_dark_mode_choice_is_remembered_across_pages(base: str, browser: Browser) -> None:
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    login(page, base, "trader2@demo.local")
+    set_mode(page, "dark")
+    page.goto(f"{base}/positions")
+    expect(page.locator("body")).to_have_class(re.compile(r"\bbody--dark\b"))
+    set_mode(page, "light")
+    page.goto(f"{base}/guards")
+    expect(page.locator("body")).to_have_class(re.compile(r"\bbody--light\b"))
+    context.close()
