@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components.live import LivePage
+from dashboard.schemas.accounts import AccountList
 
 
 @dataclass(frozen=True)
@@ -21,10 +22,18 @@ class AccountLabel:
 UNKNOWN = AccountLabel("–", "")
 
 
-async def account_labels(live: LivePage) -> dict[int, AccountLabel]:
-    """The labels of the accounts the viewer may see (a cached read)."""
-    listed = (await live.runtime.queries.list_accounts(live.principal.viewer)).model
+async def accounts(live: LivePage) -> AccountList:
+    """The accounts the viewer may see (a cached read: the same object while nothing changed)."""
+    return (await live.runtime.queries.list_accounts(live.principal.viewer)).model
+
+
+def labels_of(listed: AccountList) -> dict[int, AccountLabel]:
     return {a.id: AccountLabel(a.name, str(a.broker_login)) for a in listed.accounts}
+
+
+async def account_labels(live: LivePage) -> dict[int, AccountLabel]:
+    """The labels of the accounts the viewer may see."""
+    return labels_of(await accounts(live))
 
 
 def label_of(labels: dict[int, AccountLabel], account_id: int | None) -> AccountLabel:

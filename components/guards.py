@@ -5,7 +5,7 @@ guard events (acknowledgeable, audited), and the market guards per symbol."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from nicegui import ui
@@ -14,6 +14,7 @@ from components.accounts import AccountLabel
 from components.cards import heading, set_rows, utc, utc_on_hover
 from components.gauge import Gauge
 from components.live import LivePage, LivePanel
+from dashboard.cache.queries import Cached
 from dashboard.domain.daily_loss import daily_loss_bands
 from dashboard.domain.enums import GuardType, Level
 from dashboard.schemas.guards import (
@@ -72,7 +73,7 @@ def equity_figure(curve: EquityCurve) -> dict[str, Any]:
     }  # fmt: skip
 
 
-class GaugesPanel(LivePanel[AccountGuardList]):
+class GaugesPanel(LivePanel[Cached[AccountGuardList]]):
     """Drawdown and daily-loss gauges per visible account; a toast when a drawdown level changes."""
 
     name = "gauges"
@@ -98,11 +99,11 @@ class GaugesPanel(LivePanel[AccountGuardList]):
         if not states:
             ui.label("No accounts to show.")
 
-    async def fetch(self) -> AccountGuardList:
-        return (await self.live.runtime.queries.account_guards(self.live.principal.viewer)).model
+    async def fetch(self) -> Cached[AccountGuardList]:
+        return await self.live.runtime.queries.account_guards(self.live.principal.viewer)
 
-    def show(self, data: AccountGuardList) -> datetime:
-        for state in data.accounts:
+    def show(self, data: Cached[AccountGuardList]) -> None:
+        for state in data.model.accounts:
             if state.account_id not in self.gauges:
                 continue
             dd, daily, detail = self.gauges[state.account_id]
@@ -122,7 +123,6 @@ class GaugesPanel(LivePanel[AccountGuardList]):
             if detail.text != text:
                 detail.text = text
             self._toast(state)
-        return data.as_of
 
     def _toast(self, state: AccountGuardState) -> None:
         previous = self.levels.get(state.account_id)
@@ -139,8 +139,8 @@ class GaugesPanel(LivePanel[AccountGuardList]):
 
 @dataclass(frozen=True)
 class AccountView:
-    curve: EquityCurve | None
-    events: GuardEventList | None
+    curve: Cached[EquityCurve] | None
+    events: Cached[GuardEventList] | None
 
 
 class AccountPanel(LivePanel[AccountView]):
@@ -182,12 +182,12 @@ class AccountPanel(LivePanel[AccountView]):
         window = CURVE_WINDOWS[str(self.span.value)]
         curve = await queries.equity_curve(viewer, int(account_id), window=window, max_points=600)
         events = await queries.guard_events(viewer, account_id=int(account_id), limit=50)
-        return AccountView(curve.model, events.model)
+        return AccountView(curve, events)
 
-    def show(self, data: AccountView) -> datetime | None:
+    def show(self, data: AccountView) -> None:
         if data.curve is None or data.events is None:
-            return None
-        curve = data.curve
+            return
+        curve = data.curve.model
         key = (
             curve.account_id,
             self.span.value,
@@ -212,10 +212,9 @@ class AccountPanel(LivePanel[AccountView]):
                     "message": e.message,
                     "acked": live.local(e.acknowledged_at, with_date=True) if e.acknowledged_at else "",
                 }
-                for e in data.events.events
+                for e in data.events.model.events
             ],
         )
-        return curve.as_of
 
     async def redraw(self) -> None:
         self.drawn = None
@@ -231,7 +230,7 @@ class AccountPanel(LivePanel[AccountView]):
         await self.refresh()
 
 
-class MarketPanel(LivePanel[MarketGuardList]):
+class MarketPanel(LivePanel[Cached[MarketGuardList]]):
     """Last quote and guard levels per symbol (the same for everybody)."""
 
     name = "market"
@@ -244,10 +243,11 @@ class MarketPanel(LivePanel[MarketGuardList]):
             self.table.props("dense flat").mark("market")
             live.add(self)
 
-    async def fetch(self) -> MarketGuardList:
-        return (await self.live.runtime.queries.market_guards(self.live.principal.viewer)).model
+    async def fetch(self) -> Cached[MarketGuardList]:
+        return await self.live.runtime.queries.market_guards(self.live.principal.viewer)
 
-    def show(self, data: MarketGuardList) -> datetime:
+    def show(self, cached: Cached[MarketGuardList]) -> None:
+        data = cached.model
         set_rows(
             self.table,
             [
@@ -261,4 +261,3 @@ class MarketPanel(LivePanel[MarketGuardList]):
                 for m in data.symbols
             ],
         )
-        return data.as_of

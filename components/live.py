@@ -24,15 +24,17 @@ import logging
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from nicegui import app, ui
+from nicegui import Client, app, ui
+from nicegui.dependencies import JsComponent
 
 from dashboard.auth.sessions import Principal
+from dashboard.cache.queries import Cached
 from dashboard.db.outage import DatabaseUnavailable
 from dashboard.runtime import Runtime, current_runtime
 from dashboard.services.errors import Unauthenticated
@@ -74,9 +76,19 @@ def age_text(seconds: float) -> str:
     return f"{whole // 3600} h {whole % 3600 // 60} min"
 
 
+def _parts(data: object) -> tuple[object, ...]:
+    if is_dataclass(data) and not isinstance(data, type):
+        return tuple(getattr(data, f.name) for f in fields(data))
+    return data if isinstance(data, tuple) else (data,)
+
+
 class LivePanel(ABC, Generic[T]):
     """One refreshable area of a page. Build its elements in `__init__` (inside the page's frame),
-    then `live.add(self)` where its stale banner and "as of" line belong."""
+    then `live.add(self)` where its stale banner and "updated" line belong.
+
+    `fetch` returns the cached reads the panel shows (`Cached` values, alone, in a tuple or in a
+    dataclass, beside any of the panel's own parameters); `show` changes the elements from them.
+    """
 
     name: str
 
@@ -88,25 +100,39 @@ class LivePanel(ABC, Generic[T]):
         """Read what the panel shows, from the cached services only."""
 
     @abstractmethod
-    def show(self, data: T) -> datetime | None:
-        """Change the elements (only those whose content changed); return the data's `as_of`.
-        Never awaits: a tick applies every panel in one go."""
+    def show(self, data: T) -> None:
+        """Change the elements (only those whose content changed). Never awaits: a tick applies
+        every panel in one go."""
+
+    def key(self, data: T) -> tuple[object, ...]:
+        """What the panel would show: each cached read's content without its `as_of` (computed
+        once per cached value for all tabs), and the panel's own parameters. While it is the same,
+        a tick does no element work and sends nothing, even when the cache reloaded the data."""
+        return tuple(part.content if isinstance(part, Cached) else part for part in _parts(data))
+
+    def as_of(self, data: T) -> datetime | None:
+        """When the oldest of the reads was taken from the database (what staleness is judged on)."""
+        moments = [part.as_of for part in _parts(data) if isinstance(part, Cached) and part.as_of]
+        return min(moments) if moments else None
 
     async def refresh(self) -> None:
         """Fetch and show now (after a filter change or an action), outside the tick."""
-        self.live.shown(self, self.show(await self.fetch()))
+        data = await self.fetch()
+        self.show(data)
+        self.live.shown(self, data)
 
 
 @dataclass
 class PanelState:
-    """A panel's place on the page: its stale banner and "as of" line, and what it last showed."""
+    """A panel's place on the page: its stale banner and "updated" line, and what it last showed."""
 
     panel: LivePanel[Any]
-    as_of: ui.label
+    updated: ui.label
     banner: ui.label
     utc: ui.tooltip
     last_ok: datetime | None = None
     data_as_of: datetime | None = None
+    shown_key: tuple[object, ...] | None = None
     failures_logged: set[str] = field(default_factory=set)
 
 
@@ -122,6 +148,7 @@ class LivePage:
     ended: bool = False
     tz: tzinfo = UTC
     stamp: ui.element | None = None
+    client: Client | None = None
     # Set when the page could not be built completely (database down at page load): the first
     # tick that gets data reloads the page so every panel is built.
     incomplete: bool = False
@@ -158,10 +185,10 @@ class LivePage:
         banner = ui.label().classes("text-amber-900 bg-amber-100 rounded px-2 py-1 text-sm")
         banner.mark(f"stale-{panel.name}").props('role="status"')
         banner.set_visibility(False)
-        as_of = ui.label("loading…").classes("text-xs opacity-80").mark(f"as-of-{panel.name}")
-        with as_of:
+        updated = ui.label("loading…").classes("text-xs opacity-80").mark(f"as-of-{panel.name}")
+        with updated:
             utc = ui.tooltip("")
-        self.panels.append(PanelState(panel, as_of, banner, utc))
+        self.panels.append(PanelState(panel, updated, banner, utc))
         return panel
 
     async def initial(self, read: Callable[[], Awaitable[T]], fallback: T) -> T:
@@ -187,6 +214,13 @@ class LivePage:
         # Server time of the latest tick, on a hidden element: lets a load test measure push
         # latency (tick start -> browser) and shows in the DOM how fresh a tab is.
         self.stamp = ui.element("span").classes("hidden")
+        self.client = ui.context.client
+        # The page's HTML imports the components of every element it holds; tell the outbox (it
+        # would send a `load_js_components` message of its own at each one's first update).
+        outbox = self.client.outbox
+        outbox._loaded_components.update(
+            e.component.name for e in self.client.elements.values() if isinstance(e.component, JsComponent)
+        )
         offset = random.uniform(0.05, 0.5)
         self.timer = ui.timer(max(self.interval_s, 1), self.tick, active=False)
         ui.timer(offset, self._first, once=True)
@@ -228,8 +262,6 @@ class LivePage:
             *(state.panel.fetch() for state in self.panels), return_exceptions=True
         )
         # From here on nothing awaits: every element change of this tick goes out in one message.
-        if self.stamp is not None:
-            self.stamp.props(f"data-tick={int(now.timestamp() * 1000)}")
         complete = True
         for state, data in zip(self.panels, fetched, strict=True):
             if isinstance(data, Unauthenticated):
@@ -240,31 +272,51 @@ class LivePage:
                 self._failed(state, data)
             else:
                 try:
-                    self._shown(state, state.panel.show(data), now)
+                    self._apply(state, data, now)
                 except Exception as error:  # a bug in a panel: the others still update
                     complete = False
                     self._failed(state, error)
             self._mark_stale(state, now)
+        self._stamp(now)
         if complete and self.incomplete:
             self.incomplete = False
             ui.navigate.reload()
 
-    def shown(self, panel: LivePanel[Any], as_of: datetime | None) -> None:
-        """A panel refreshed outside the tick (a filter change)."""
+    def _apply(self, state: PanelState, data: object, now: datetime, *, shown: bool = False) -> None:
+        """Show `data` unless the panel shows exactly that already; keep its time either way."""
+        panel = state.panel
+        key = panel.key(data)
+        if not shown and key != state.shown_key:
+            panel.show(data)
+            shown = True
+        if shown:
+            state.shown_key = key
+            self._updated(state, panel.as_of(data))
+        # An unchanged reload still proves the data current: the stale banner is judged on it.
+        state.data_as_of = panel.as_of(data) or state.data_as_of
+        state.last_ok = now
+
+    def _stamp(self, now: datetime) -> None:
+        """Put the tick's server time on the message, when there is one: a load test measures push
+        latency (tick start -> browser) from it, and a tick with nothing new sends nothing."""
+        if self.stamp is not None and self.client is not None and self.client.outbox.updates:
+            self.stamp.props(f"data-tick={int(now.timestamp() * 1000)}")
+
+    def shown(self, panel: LivePanel[Any], data: object) -> None:
+        """A panel showed `data` outside the tick (a filter change)."""
         now = datetime.now(UTC)
         for state in self.panels:
             if state.panel is panel:
-                self._shown(state, as_of, now)
+                self._apply(state, data, now, shown=True)
                 self._mark_stale(state, now)
 
-    def _shown(self, state: PanelState, as_of: datetime | None, now: datetime) -> None:
-        state.last_ok = now
-        if as_of == state.data_as_of:
-            return
-        state.data_as_of = as_of
-        state.as_of.text = f"as of {self.local(as_of)}" if as_of else ""
-        if as_of is not None:  # one tooltip per panel, its text updated (never a new element)
-            state.utc.text = as_of.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    def _updated(self, state: PanelState, as_of: datetime | None) -> None:
+        """The line under a panel: when what it shows was last read as changed."""
+        text = f"updated {self.local(as_of)}" if as_of else ""
+        if state.updated.text != text:
+            state.updated.text = text
+            if as_of is not None:  # one tooltip per panel, its text updated (never a new element)
+                state.utc.text = as_of.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
     def _failed(self, state: PanelState, error: BaseException) -> None:
         if isinstance(error, DatabaseUnavailable):

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from nicegui import ui
 
-from components.accounts import AccountLabel, account_labels, label_of
+from components.accounts import AccountLabel, label_of, labels_of
 from components.cards import MUTED, PHONE_GRID, hover, set_rows, set_text, utc, utc_on_hover
 from components.csv_export import to_csv
 from components.live import LivePage, LivePanel
+from dashboard.cache.queries import Cached
+from dashboard.schemas.accounts import AccountList
 from dashboard.schemas.positions import PositionList, PositionView
 from dashboard.services.errors import NotFound
 
@@ -116,8 +117,8 @@ def totals(positions: list[PositionView]) -> str:
 
 @dataclass(frozen=True)
 class Positions:
-    listed: PositionList
-    labels: dict[int, AccountLabel]
+    listed: Cached[PositionList]
+    accounts: Cached[AccountList]
 
 
 ALL_SYMBOLS = "All symbols"
@@ -160,17 +161,17 @@ class PositionsPanel(LivePanel[Positions]):
             symbol=None if chosen == ALL_SYMBOLS else chosen,
             side=str(self.side.value) or None,
         )
-        return Positions(listed.model, await account_labels(live))
+        return Positions(listed, await live.runtime.queries.list_accounts(live.principal.viewer))
 
-    def show(self, data: Positions) -> datetime:
-        positions = data.listed.positions
+    def show(self, data: Positions) -> None:
+        positions = data.listed.model.positions
         chosen = str(self.symbol.value)
         symbols = [ALL_SYMBOLS, *sorted({p.symbol for p in positions} | ({chosen} - {ALL_SYMBOLS}))]
         if self.symbol.options != symbols:
             self.symbol.set_options(symbols, value=chosen)
-        set_rows(self.table, [row_of(p, label_of(data.labels, p.account_id), self.live) for p in positions])
+        labels = labels_of(data.accounts.model)
+        set_rows(self.table, [row_of(p, label_of(labels, p.account_id), self.live) for p in positions])
         set_text(self.total, f"Floating P&L incl. swap: {totals(positions)}")
-        return data.listed.as_of
 
     async def export(self) -> None:
         ui.download(to_csv(EXPORT_COLUMNS, self.table.rows, EXPORT_FIELDS), "positions.csv", "text/csv")

@@ -3,17 +3,23 @@ timeline, and the open incidents."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from nicegui import ui
 
-from components.accounts import AccountLabel, account_labels, label_of
+from components.accounts import AccountLabel, label_of, labels_of
 from components.cards import MUTED, PHONE_GRID, card, heading, hover, set_rows, set_text, utc, utc_on_hover
 from components.live import LivePage, LivePanel
 from components.timeline import DivergenceTimelineChart
+from dashboard.cache.queries import Cached
+from dashboard.schemas.accounts import AccountList
+from dashboard.schemas.common import ReadModel
 from dashboard.schemas.reconciliation import DivergenceTimeline, OpenIncidents, ReconciliationStatus
+
+M = TypeVar("M", bound=ReadModel)
 
 WINDOWS = {
     "1h": timedelta(hours=1),
@@ -104,14 +110,22 @@ def age(since: datetime, now: datetime) -> str:
 
 
 @dataclass(frozen=True)
-class Labelled:
-    """A read model together with the names of the accounts it mentions."""
+class Labelled(Generic[M]):
+    """A cached read together with the accounts it mentions (their names, for the tables)."""
 
-    model: Any
-    labels: dict[int, AccountLabel]
+    read: Cached[M]
+    accounts: Cached[AccountList]
+
+    @property
+    def model(self) -> M:
+        return self.read.model
+
+    @property
+    def labels(self) -> dict[int, AccountLabel]:
+        return labels_of(self.accounts.model)
 
 
-class StatusPanel(LivePanel[Labelled]):
+class StatusPanel(LivePanel[Labelled[ReconciliationStatus]]):
     """Counters of the visible accounts and their last sync events."""
 
     name = "status"
@@ -133,12 +147,12 @@ class StatusPanel(LivePanel[Labelled]):
             utc_on_hover(self.events, "at", "at_utc")
             hover(self.events, "account", "login")
 
-    async def fetch(self) -> Labelled:
-        status = await self.live.runtime.queries.reconciliation_status(self.live.principal.viewer)
-        return Labelled(status.model, await account_labels(self.live))
+    async def fetch(self) -> Labelled[ReconciliationStatus]:
+        queries, viewer = self.live.runtime.queries, self.live.principal.viewer
+        return Labelled(await queries.reconciliation_status(viewer), await queries.list_accounts(viewer))
 
-    def show(self, data: Labelled) -> datetime:
-        status: ReconciliationStatus = data.model
+    def show(self, data: Labelled[ReconciliationStatus]) -> None:
+        status = data.model
         live = self.live
         set_text(self.total, f"{status.total_syncs:,}")
         set_text(self.positions, f"{status.open_positions_count:,}")
@@ -146,9 +160,10 @@ class StatusPanel(LivePanel[Labelled]):
         outcome = status.last_sync_status.value if status.last_sync_status else ""
         set_text(self.last_sync, f"{live.local(status.last_sync_at)} {outcome}".strip())
         set_text(self.health, status.health.value)
+        labels = data.labels
         rows = []
         for e in status.recent_events:
-            account = label_of(data.labels, e.account_id)
+            account = label_of(labels, e.account_id)
             rows.append(
                 {
                     "id": e.id,
@@ -163,10 +178,9 @@ class StatusPanel(LivePanel[Labelled]):
                 }
             )
         set_rows(self.events, rows)
-        return status.as_of
 
 
-class TimelinePanel(LivePanel[DivergenceTimeline]):
+class TimelinePanel(LivePanel[Cached[DivergenceTimeline]]):
     """Incidents by kind over time, one trace per severity; new ones are appended to the chart."""
 
     name = "timeline"
@@ -182,23 +196,20 @@ class TimelinePanel(LivePanel[DivergenceTimeline]):
             self.redraw_next = False
             live.add(self)
 
-    async def fetch(self) -> DivergenceTimeline:
+    async def fetch(self) -> Cached[DivergenceTimeline]:
         window = WINDOWS[str(self.window.value)]
-        return (
-            await self.live.runtime.queries.divergence_timeline(self.live.principal.viewer, window=window)
-        ).model
+        return await self.live.runtime.queries.divergence_timeline(self.live.principal.viewer, window=window)
 
-    def show(self, data: DivergenceTimeline) -> datetime:
-        self.chart.show(data.incidents, redraw=self.redraw_next)
+    def show(self, data: Cached[DivergenceTimeline]) -> None:
+        self.chart.show(data.model.incidents, redraw=self.redraw_next)
         self.redraw_next = False
-        return data.as_of
 
     async def redraw(self) -> None:
         self.redraw_next = True
         await self.refresh()
 
 
-class IncidentsPanel(LivePanel[Labelled]):
+class IncidentsPanel(LivePanel[Labelled[OpenIncidents]]):
     """Divergences still open, with their age and both sides' values."""
 
     name = "incidents"
@@ -214,16 +225,21 @@ class IncidentsPanel(LivePanel[Labelled]):
             hover(self.table, "account", "login")
             live.add(self)
 
-    async def fetch(self) -> Labelled:
-        incidents = await self.live.runtime.queries.open_incidents(self.live.principal.viewer)
-        return Labelled(incidents.model, await account_labels(self.live))
+    async def fetch(self) -> Labelled[OpenIncidents]:
+        queries, viewer = self.live.runtime.queries, self.live.principal.viewer
+        return Labelled(await queries.open_incidents(viewer), await queries.list_accounts(viewer))
 
-    def show(self, data: Labelled) -> datetime:
+    def key(self, data: Labelled[OpenIncidents]) -> tuple[object, ...]:
+        """The ages move on even when nothing else changed: show again each minute."""
+        return (*super().key(data), int(time.time() // 60))
+
+    def show(self, data: Labelled[OpenIncidents]) -> None:
         now = datetime.now(UTC)
-        incidents: OpenIncidents = data.model
+        incidents = data.model
+        labels = data.labels
         rows = []
         for i in incidents.incidents:
-            account = label_of(data.labels, i.account_id)
+            account = label_of(labels, i.account_id)
             rows.append(
                 {
                     "id": i.id,
@@ -240,4 +256,3 @@ class IncidentsPanel(LivePanel[Labelled]):
                 }
             )
         set_rows(self.table, rows)
-        return incidents.as_of

@@ -4,19 +4,18 @@ updated, shown, hidden or moved."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from nicegui import ui
 
 from components.gauge import Gauge
 from components.live import LivePage, LivePanel
+from dashboard.cache.queries import Cached
 from dashboard.schemas.guards import AccountGuardList, AccountGuardState
 
 LEVEL_FILTERS = {"all": "All", "warning": "Warning+", "critical": "Critical"}
 LEVELS = ("normal", "warning", "critical")
 
 
-class RiskWallPanel(LivePanel[AccountGuardList]):
+class RiskWallPanel(LivePanel[Cached[AccountGuardList]]):
     name = "wall"
 
     def __init__(self, live: LivePage) -> None:
@@ -35,8 +34,12 @@ class RiskWallPanel(LivePanel[AccountGuardList]):
         self.order: list[int] = []
         live.add(self)
 
-    async def fetch(self) -> AccountGuardList:
-        return (await self.live.runtime.queries.risk_wall(self.live.principal.viewer)).model
+    async def fetch(self) -> Cached[AccountGuardList]:
+        return await self.live.runtime.queries.risk_wall(self.live.principal.viewer)
+
+    def key(self, data: Cached[AccountGuardList]) -> tuple[object, ...]:
+        """The filters change what is shown without a new read."""
+        return (data.content, self.level.value, self.search.value)
 
     def _wanted(self, account: AccountGuardState) -> bool:
         level, name = account.dd_level.value, str(self.search.value or "").lower()
@@ -47,8 +50,8 @@ class RiskWallPanel(LivePanel[AccountGuardList]):
         )
         return by_level and (not name or name in account.name.lower())
 
-    def show(self, data: AccountGuardList) -> datetime:
-        wall = data.accounts
+    def show(self, cached: Cached[AccountGuardList]) -> None:
+        wall = cached.model.accounts
         wanted = [a for a in wall if self._wanted(a)]
         counts = {name: sum(a.dd_level.value == name for a in wall) for name in LEVELS}
         text = (
@@ -73,7 +76,6 @@ class RiskWallPanel(LivePanel[AccountGuardList]):
             for index, account_id in enumerate(ids):
                 self.cards[account_id][0].move(self.grid, target_index=index)
             self.order = ids
-        return data.as_of
 
     def _card(self, a: AccountGuardState) -> None:
         with self.grid:

@@ -1,8 +1,9 @@
 """Divergence timeline (Plotly): incidents by kind (y) over time (x), one trace per severity.
 
-New incidents are appended with `extendTraces` (only the new points go over the socket); the whole
-figure is redrawn only when the window changes or every `REDRAW_EVERY` appends, which also drops
-points that slid out of the window, so neither the browser nor the server grows without bound.
+New incidents are appended through a `PlotFeed` (only the new points go over the socket, inside
+the tick's one update); the whole figure is redrawn only when the window changes or every
+`REDRAW_EVERY` appends, which also drops points that slid out of the window, so neither the browser
+nor the server grows without bound.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from nicegui import ui
 
+from components.plot_feed import PlotFeed
 from dashboard.schemas.reconciliation import DivergenceIncidentView
 
 SEVERITIES = ("info", "warning", "critical")
@@ -64,6 +66,7 @@ def figure(incidents: list[DivergenceIncidentView]) -> dict[str, Any]:
 class DivergenceTimelineChart:
     def __init__(self) -> None:
         self.plot = ui.plotly(figure([])).classes("w-full").mark("timeline")
+        self.feed = PlotFeed(self.plot, max_points=MAX_POINTS)
         self.seen: set[int] = set()
         self.appends = 0
         self.drawn = False
@@ -73,6 +76,7 @@ class DivergenceTimelineChart:
         if redraw or not self.drawn or self.appends >= REDRAW_EVERY:
             self.plot.figure = figure(incidents)
             self.plot.update()
+            self.feed.reset()
             self.seen = {i.id for i in incidents}
             self.appends, self.drawn = 0, True
             return len(incidents)
@@ -85,7 +89,7 @@ class DivergenceTimelineChart:
             update["x"].append([p[0] for p in points])
             update["y"].append([p[1] for p in points])
             update["text"].append([p[2] for p in points])
-        self.plot.run_plot_method("extendTraces", update, list(range(len(SEVERITIES))), MAX_POINTS)
+        self.feed.extend(update, list(range(len(SEVERITIES))))
         self.seen.update(i.id for i in new)
         self.appends += 1
         return len(new)

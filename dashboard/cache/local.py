@@ -31,6 +31,7 @@ class CachedValue:
 
     payload: bytes
     _models: dict[type[BaseModel], BaseModel] = field(default_factory=dict)
+    _content: bytes | None = None
 
     def model(self, cls: type[M]) -> M:
         decoded = self._models.get(cls)
@@ -38,6 +39,18 @@ class CachedValue:
             decoded = cls.model_validate_json(self.payload)
             self._models[cls] = decoded
         return decoded  # type: ignore[return-value]
+
+    def content(self, cls: type[BaseModel]) -> bytes:
+        """The payload without its `as_of`: equal for two loads that found the same data, so a page
+        can tell "reloaded" from "changed" (computed at most once per value, shared by all tabs)."""
+        if self._content is None:
+            model = self.model(cls)
+            self._content = (
+                model.model_dump_json(exclude={"as_of"}).encode()
+                if "as_of" in type(model).model_fields
+                else self.payload
+            )
+        return self._content
 
 
 @dataclass(slots=True)

@@ -52,6 +52,16 @@ class Cached(Generic[M]):
     def model(self) -> M:
         return self.value.model(self.model_type)
 
+    @property
+    def content(self) -> bytes:
+        """The data without the moment it was read (see `CachedValue.content`)."""
+        return self.value.content(self.model_type)
+
+    @property
+    def as_of(self) -> datetime | None:
+        as_of = getattr(self.model, "as_of", None)
+        return as_of if isinstance(as_of, datetime) else None
+
 
 def _window(
     window: timedelta | None, since: datetime | None, until: datetime | None, default: timedelta
