@@ -21,5 +21,5 @@ RUN pip install . && chown -R dashboard:dashboard /app/data
 
 USER dashboard
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/health').status == 200 else 1)"
+HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/health/live').status == 200 else 1)"
 CMD ["python", "-m", "dashboard", "run"]
