@@ -16,6 +16,7 @@ occasional injected divergence or failed query, so the reconciliation panel has 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import random
@@ -61,6 +62,8 @@ log = logging.getLogger(__name__)
 MAX_STEP_S = 300.0  # a restart hours later moves prices one 5-minute step, not one 5-hour jump
 MIN_STEP = timedelta(milliseconds=1)
 DEAL_MEMORY = timedelta(minutes=10)  # exit deals are re-reported until the local book caught up
+# How long a stopping simulator lets the tick in progress finish.
+STOP_GRACE_S = 5.0
 MAX_OPEN_PER_ACCOUNT = 6  # the seed's range is 0–6 open per account (docs/domain.md §5.4)
 DURATION_MEDIAN_MS = 120.0
 
@@ -203,7 +206,7 @@ class Simulator:
             while max_ticks is None or ticks < max_ticks:
                 started = time.perf_counter()
                 try:
-                    report = await self.tick()
+                    report = await self._whole_tick()
                 except asyncio.CancelledError:
                     raise
                 except DatabaseUnavailable:
@@ -225,6 +228,17 @@ class Simulator:
                 await asyncio.sleep(max(0.0, self.interval_s - (time.perf_counter() - started)))
         except asyncio.CancelledError:
             log.info("demo simulator stopped after %d ticks", ticks)
+            raise
+
+    async def _whole_tick(self) -> TickReport:
+        """A tick that a cancellation (the app stopping, leadership lost) lets finish: stopping in
+        the middle of a write would leave its transaction to be torn down under the connection."""
+        running = asyncio.ensure_future(self.tick())
+        try:
+            return await asyncio.shield(running)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(running, STOP_GRACE_S)
             raise
 
     async def tick(self, now: datetime | None = None) -> TickReport:
