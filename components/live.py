@@ -221,16 +221,31 @@ class LivePage:
         outbox._loaded_components.update(
             e.component.name for e in self.client.elements.values() if isinstance(e.component, JsComponent)
         )
-        offset = random.uniform(0.05, 0.5)
-        self.timer = ui.timer(max(self.interval_s, 1), self.tick, active=False)
-        ui.timer(offset, self._first, once=True)
+        self.client.on_delete(self.dispose)
+        ui.timer(random.uniform(0.05, 0.5), self._first, once=True)
 
     async def _first(self) -> None:
+        """The first data at once; then the periodic ticks, at a random phase of their interval:
+        tabs opened (or reconnected) together must not tick together."""
         self.tz = await browser_zone()
         await self.tick(force=True)
-        if self.timer is not None and not self.ended:
-            self.timer.interval = self.interval_s or PAUSED_CHECK_S
-            self.timer.active = True
+        if not self.ended:
+            ui.timer(random.uniform(0, self.interval_s or PAUSED_CHECK_S), self._periodic, once=True)
+
+    def _periodic(self) -> None:
+        if not self.ended and self.client is not None:
+            with self.client:
+                self.timer = ui.timer(self.interval_s or PAUSED_CHECK_S, self.tick, immediate=False)
+
+    def dispose(self) -> None:
+        """The client is gone: drop what ties the page's objects to each other (panels to the page,
+        elements' handlers to panels), so its memory comes back without waiting for a full
+        garbage collection, which the tuned thresholds make rare."""
+        self.ended = True
+        for state in self.panels:
+            state.panel.__dict__.clear()
+        self.panels.clear()
+        self.timer = self.stamp = self.client = None
 
     def set_interval(self, seconds: int) -> None:
         """0 pauses the panels; the session is still checked (every 30 s) so a paused tab
@@ -261,6 +276,8 @@ class LivePage:
         fetched = await asyncio.gather(
             *(state.panel.fetch() for state in self.panels), return_exceptions=True
         )
+        if self.ended:  # the tab closed (or the session ended) while the panels were reading
+            return
         # From here on nothing awaits: every element change of this tick goes out in one message.
         complete = True
         for state, data in zip(self.panels, fetched, strict=True):

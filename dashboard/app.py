@@ -26,7 +26,7 @@ from dashboard.db.migrate import upgrade
 from dashboard.db.outage import DatabaseUnavailable
 from dashboard.demo.seed import DEMO_PASSWORD, demo_logins, ensure_demo_passwords, is_seeded, seed_demo
 from dashboard.demo.simulator import Simulator
-from dashboard.gc_tuning import tune_gc
+from dashboard.gc_tuning import COLLECT_EVERY_S, ClosedTabs, tune_gc
 from dashboard.runtime import Runtime, current_runtime, install_runtime
 from dashboard.services.errors import ServiceError
 from dashboard.settings import Environment, Settings
@@ -70,6 +70,11 @@ def configure(settings: Settings, *, demo: bool) -> JwtSecret:
 
     app.on_startup(startup)
     app.on_shutdown(shutdown)
+    closed_tabs = ClosedTabs()
+    app.on_delete(closed_tabs.deleted)
+    app.timer(COLLECT_EVERY_S, closed_tabs.collect)
+    # NiceGUI keeps each tab's (unused here) tab storage for 30 days by default.
+    app.storage.max_tab_storage_age = 600
     app.include_router(session.router)
     # Added first = inner: the origin check runs before the session check.
     app.add_middleware(SessionGuard)

@@ -12,6 +12,7 @@ import pytest
 from nicegui import ui
 from sqlalchemy import select
 
+from components.live import PAUSED_CHECK_S, LivePage
 from dashboard.api.router import build_api
 from dashboard.db.models import AuditLog, GuardEvent
 from dashboard.runtime import current_runtime
@@ -242,12 +243,18 @@ async def test_a_paused_tab_still_leaves_when_its_session_ends(web: Web) -> None
     web.user.find(marker="refresh-select").click()
     web.user.find("pause").click()
     runtime = current_runtime()
-    timers = [t for t in web.user.client.elements.values() if isinstance(t, ui.timer) and t.active]
-    live_timer = next(t for t in timers if t.interval == 30)  # paused: the session check goes on
+    live = next(
+        t.callback.__self__
+        for t in web.user.client.elements.values()
+        if isinstance(t, ui.timer) and isinstance(getattr(t.callback, "__self__", None), LivePage)
+    )
+    if live.timer is None:  # the periodic timer starts at a random phase after the first tick
+        live._periodic()
+    assert live.timer is not None and live.timer.active
+    assert live.timer.interval == PAUSED_CHECK_S  # paused: the session check goes on
     principal = await runtime.auth.principal(web.user.http_client.cookies["tb_session"])
     await runtime.auth.logout(principal, None)
-    assert live_timer.callback is not None
-    await live_timer.callback()  # the next (30 s) check, without waiting 30 s
+    await live.timer.callback()  # the next (30 s) check, without waiting 30 s
     await web.see("login-form")
 
 
