@@ -8,7 +8,10 @@ into `sys.path` before importing this module.
 
 Every run gets its own PostgreSQL database (`bench_<tag>_<pid>`, dropped afterwards), its own
 Redis cache namespace (`DASHBOARD_CACHE_NAMESPACE`, whose keys are deleted afterwards), its own
-port and JWT secret, so runs never see each other's data, cache entries or sessions. Teardown
+port and JWT secret, and its own NiceGUI storage directory (`NICEGUI_STORAGE_PATH` in the work
+directory: the refresh interval and dark mode each user picked are kept there, and a run must not
+inherit them from the repository's `.nicegui/`), so runs never see each other's data, cache
+entries, sessions or remembered choices. Teardown
 runs on Ctrl-C too: the server is terminated (then killed) before the database is dropped.
 """
 
@@ -208,6 +211,7 @@ def bench_setup(
         "DASHBOARD_JWT_SECRET": secrets.token_urlsafe(48),
         "DASHBOARD_PORT": str(free_port()),
         "DASHBOARD_CACHE_NAMESPACE": namespace,
+        "NICEGUI_STORAGE_PATH": str(workdir / "nicegui"),
         **extra,
     }
     if redis:
@@ -342,9 +346,12 @@ class Server:
 
 class App(Server):
     """`python -m dashboard run --demo` on `env`, seeded first with `python -m dashboard demo seed`
-    (so readiness does not wait for the seed)."""
+    (so readiness does not wait for the seed). `quiet_seed` sends the seed's output to
+    `<log>.seed` instead of the terminal (for scripts that start several apps)."""
 
-    def __init__(self, env: dict[str, str], log: Path, *, ready_timeout: float = 90) -> None:
+    def __init__(
+        self, env: dict[str, str], log: Path, *, ready_timeout: float = 90, quiet_seed: bool = False
+    ) -> None:
         super().__init__(
             [sys.executable, "-m", "dashboard", "run", "--demo"],
             env,
@@ -352,12 +359,27 @@ class App(Server):
             log,
             ready_timeout=ready_timeout,
         )
+        self.quiet_seed = quiet_seed
 
     def start(self) -> None:
         seed = [sys.executable, "-m", "dashboard", "demo", "seed"]
-        seeded = subprocess.run(seed, cwd=REPO, env=clean_env(**self.env), check=False)
-        if seeded.returncode:
-            raise SystemExit("seeding failed")
+        if self.quiet_seed:
+            seed_log = self.log.with_name(self.log.name + ".seed")
+            with open(seed_log, "w") as out:
+                seeded = subprocess.run(
+                    seed,
+                    cwd=REPO,
+                    env=clean_env(**self.env),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    check=False,
+                )
+            if seeded.returncode:
+                raise SystemExit(f"seeding failed; see {seed_log}")
+        else:
+            seeded = subprocess.run(seed, cwd=REPO, env=clean_env(**self.env), check=False)
+            if seeded.returncode:
+                raise SystemExit("seeding failed")
         super().start()
 
     def __enter__(self) -> App:
