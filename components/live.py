@@ -77,6 +77,9 @@ def age_text(seconds: float) -> str:
 
 
 def _parts(data: object) -> tuple[object, ...]:
+    """The parts of what a panel fetched: a cached read is one part (not its dataclass fields)."""
+    if isinstance(data, Cached):
+        return (data,)
     if is_dataclass(data) and not isinstance(data, type):
         return tuple(getattr(data, f.name) for f in fields(data))
     return data if isinstance(data, tuple) else (data,)

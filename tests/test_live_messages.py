@@ -59,6 +59,9 @@ def test_a_tab_gets_one_message_per_tick_and_none_when_nothing_changed(tmp_path:
         "DASHBOARD_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'live.sqlite3'}",
         "DASHBOARD_JWT_SECRET": SECRET,
         "DASHBOARD_PAGE_REFRESH_S": str(TICK_S),
+        # Every tick finds the cached reads expired and reloaded (a new `as_of` each time): the
+        # tab must still receive nothing while what they hold is the same.
+        "DASHBOARD_CACHE_TTL_S": "1",
     }
     assert run_cli("demo", "seed", **env).returncode == 0
     for email, role in (("desk@ops.local", "risk"), ("bridge@ops.local", "service")):

@@ -41,15 +41,13 @@ class CachedValue:
         return decoded  # type: ignore[return-value]
 
     def content(self, cls: type[BaseModel]) -> bytes:
-        """The payload without its `as_of`: equal for two loads that found the same data, so a page
-        can tell "reloaded" from "changed" (computed at most once per value, shared by all tabs)."""
+        """The payload without the moments of its read (`READ_MOMENTS`, e.g. `as_of`): equal for
+        two loads that found the same data, so a page can tell "reloaded" from "changed" (computed
+        at most once per value, shared by all tabs)."""
         if self._content is None:
             model = self.model(cls)
-            self._content = (
-                model.model_dump_json(exclude={"as_of"}).encode()
-                if "as_of" in type(model).model_fields
-                else self.payload
-            )
+            moments = set(getattr(cls, "READ_MOMENTS", ())) & set(cls.model_fields)
+            self._content = model.model_dump_json(exclude=moments).encode() if moments else self.payload
         return self._content
 
 

@@ -51,6 +51,9 @@ class ReadModel(BaseModel):
 
     model_config = ConfigDict(frozen=True, from_attributes=True)
     SCHEMA_VERSION: ClassVar[int] = 1
+    #: Fields that say when the result was read (the read's moment, a window's bounds resolved
+    #: from "now"), not what was found: two reads that found the same data differ only in them.
+    READ_MOMENTS: ClassVar[frozenset[str]] = frozenset({"as_of"})
 
 
 class StrictInput(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import ClassVar
 
 from dashboard.domain.enums import GuardState, GuardType, Level, MaxLossMode
 from dashboard.schemas.common import ReadModel
@@ -84,6 +85,7 @@ class EquityPoint(ReadModel):
 
 class EquityCurve(ReadModel):
     account_id: int
+    READ_MOMENTS: ClassVar[frozenset[str]] = frozenset({"as_of", "since", "until"})
     since: datetime
     until: datetime
     points: list[EquityPoint]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from dashboard.domain.enums import (
     DivergenceKind,
@@ -68,6 +69,7 @@ class DivergenceIncidentView(ReadModel):
 
 
 class DivergenceTimeline(ReadModel):
+    READ_MOMENTS: ClassVar[frozenset[str]] = frozenset({"as_of", "since", "until"})
     since: datetime
     until: datetime
     account_id: int | None
