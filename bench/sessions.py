@@ -71,6 +71,7 @@ from bench.harness import (
     percentile,
     pg_transactions,
 )
+from bench.profile import record, summary
 
 PAGE_REFRESH_S = 2  # DASHBOARD_PAGE_REFRESH_S of every run
 SIMULATE_INTERVAL_S = 3  # DASHBOARD_SIMULATE_INTERVAL_S
@@ -386,6 +387,7 @@ async def measure(app: App, database: str, n: int, args: Any) -> None:
     hits0, misses0 = await cache_counters(app.base, token)
     tx0, cpu0, t0 = await pg_transactions(database), app.cpu(), time.monotonic()
     own0 = time.process_time()
+    sampler = record(app.pid, args.seconds, args.profile) if args.profile else None
     await asyncio.sleep(args.seconds)
     for tab in tabs:
         tab.measuring = False
@@ -408,6 +410,9 @@ async def measure(app: App, database: str, n: int, args: Any) -> None:
 
     # Reconnect storm: every socket drops, then all reconnect at once.
     await asyncio.gather(*(tab.drop() for tab in tabs))
+    if sampler is not None:
+        sampler.wait()
+        sampler = record(app.pid, 3, args.profile.with_suffix(".storm"))
     await asyncio.sleep(0.5)
     storm_cpu0, storm_t0 = app.cpu(), time.monotonic()
     storm = await asyncio.gather(*(tab.connect() for tab in tabs), return_exceptions=True)
@@ -429,6 +434,8 @@ async def measure(app: App, database: str, n: int, args: Any) -> None:
     spread_errors = len(spread) - len(spread_ms)
     await asyncio.sleep(1)  # answers to the replays, before the log is read
     await stop(acker)
+    if sampler is not None:
+        sampler.wait()
 
     print(
         f"| {n} | {cores:.2f} | {(rss_after - rss_before) / n:.3f} | {messages / ticks if ticks else 0:.2f} "
@@ -446,6 +453,8 @@ async def measure(app: App, database: str, n: int, args: Any) -> None:
         f"of server CPU ({storm_server_s / max(1, len(tabs)) * 1000:.2f} ms each)",
         flush=True,
     )
+    if args.profile:
+        print("\n".join(summary(args.profile) + summary(args.profile.with_suffix(".storm"))), flush=True)
     await asyncio.gather(*(tab.drop() for tab in tabs), return_exceptions=True)
 
 
@@ -606,6 +615,11 @@ def main() -> None:
         default=0,
         metavar="CYCLES",
         help="run the soak instead of the sizes: CYCLES cycles",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="sample the app with py-spy over the measured window (sizes only) into this file",
     )
     parser.add_argument("--soak-tabs", type=int, default=500, help="tabs opened and closed per soak cycle")
     parser.add_argument(
