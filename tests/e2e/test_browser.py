@@ -119,8 +119,10 @@ def test_phone_shows_open_incidents_as_cards(base: str, browser: Browser) -> Non
     incident = page.get_by_test_id("incident-card").first
     # The simulator opens divergences every few seconds; wait for one.
     expect(incident).to_be_visible(timeout=60_000)
-    incident.scroll_into_view_if_needed()
-    lines = [line.strip() for line in incident.inner_text().splitlines() if line.strip()]
+    # The live list may re-render a card between two calls (a new incident takes first place), so
+    # scroll to it and read it in one step in the page.
+    text = incident.evaluate("card => { card.scrollIntoView({block: 'center'}); return card.innerText; }")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     kind, severity, symbol, age, account = lines[:5]
     assert re.fullmatch(r"[a-z_]+", kind) and severity in ("info", "warning", "critical"), lines
     assert symbol and re.fullmatch(r"\d+ (min|h \d+ min|d \d+ h)", age) and account, lines
