@@ -4,7 +4,8 @@
   app; nothing happens at import time, so tests and the CLI can import this module freely.
 - `serve()` puts the API app (`dashboard.api.router.build_api`) in front: `/api`, `/health*` and
   the docs are answered there, without passing through the pages' middleware; every other path
-  goes on to NiceGUI (mounted behind it with `ui.run_with`). Then it runs uvicorn.
+  goes on to NiceGUI (mounted behind it with `ui.run_with`), except the pages' socket, which goes
+  straight to socket.io (`served`, `dashboard.web.socket_route`). Then it runs uvicorn.
 
 Start-up runs in the background while the server already answers `/health/live`: build the
 runtime, migrate (retrying while the database is unreachable), seed the demo on first start,
@@ -18,7 +19,9 @@ import asyncio
 import logging
 
 import uvicorn
+from fastapi import FastAPI
 from nicegui import app, background_tasks, ui
+from nicegui.nicegui import sio_app
 
 from dashboard.api.router import build_api
 from dashboard.auth.secret import JwtSecret, resolve_jwt_secret
@@ -31,7 +34,9 @@ from dashboard.runtime import Runtime, current_runtime, install_runtime
 from dashboard.services.errors import ServiceError
 from dashboard.settings import Environment, Settings
 from dashboard.web import session
-from dashboard.web.guards import OriginGuard, SessionGuard
+from dashboard.web.guards import ASGIApp, OriginGuard, SessionGuard
+from dashboard.web.socket_route import SocketRoute
+from dashboard.web.websocket_protocol import WebSocketProtocol
 from pages import guards, home, login, positions, reconciliation, risk
 
 log = logging.getLogger(__name__)
@@ -137,7 +142,15 @@ def serve(settings: Settings, *, demo: bool) -> None:
         message_history_length=20,
         show_welcome_message=False,
     )
-    uvicorn.run(api, host=settings.host, port=settings.port, log_level="warning", ws="wsproto")
+    uvicorn.run(
+        served(api), host=settings.host, port=settings.port, log_level="warning", ws=WebSocketProtocol
+    )
 
 
-__all__ = ["configure", "serve"]
+def served(api: FastAPI) -> ASGIApp:
+    """What the server runs: the pages' socket straight to socket.io, everything else to the API,
+    with the pages mounted behind it."""
+    return SocketRoute(api, sio_app)
+
+
+__all__ = ["configure", "serve", "served"]

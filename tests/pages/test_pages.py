@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from components.live import PAUSED_CHECK_S, LivePage
 from dashboard.api.router import build_api
+from dashboard.app import served
 from dashboard.db.models import AuditLog, GuardEvent
 from dashboard.runtime import current_runtime
 from dashboard.services.ingestion.equity import record_equity
@@ -205,7 +206,7 @@ def served_together() -> httpx.AsyncClient:
 
     front = build_api()
     front.mount("/", pages)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=front), base_url="http://test")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=served(front)), base_url="http://test")
 
 
 async def test_socket_and_cookie_writes_accept_only_our_origin(web: Web) -> None:
@@ -215,6 +216,11 @@ async def test_socket_and_cookie_writes_accept_only_our_origin(web: Web) -> None
     assert (await client.get(socket, headers={"Origin": "http://test"})).status_code != 403
     await web.login("a")
     async with served_together() as both:
+        # As served, the socket goes straight to socket.io (past the pages' middleware): still
+        # only from our origin, and engine.io's handshake answers.
+        assert (await both.get(socket, headers={"Origin": "http://evil.example"})).status_code == 403
+        handshake = await both.get(socket, headers={"Origin": "http://test"})
+        assert handshake.status_code == 200 and handshake.text.startswith('0{"sid":'), handshake.text
         both.cookies = client.cookies
         evil = await both.post("/api/v1/auth/logout", headers={"Origin": "http://evil.example"})
         assert evil.status_code == 403
