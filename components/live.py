@@ -349,14 +349,16 @@ class LivePage:
     def _mark_stale(self, state: PanelState, now: datetime) -> None:
         """Stale: the data shown is older than the panel's freshness, or there is none yet."""
         seen = state.data_as_of or state.last_ok
-        if seen is None:
-            stale, text = True, "Data is not available yet; retrying"
-        else:
-            age = (now - seen).total_seconds()
-            stale = age > self.freshness_s
-            text = f"Data is stale: last update {self.local(seen)} ({age_text(age)} ago); retrying"
-        if stale and state.banner.text != text:
-            state.banner.text = text
+        age = None if seen is None else (now - seen).total_seconds()
+        stale = age is None or age > self.freshness_s
+        if stale:  # the banner's text only when it shows (formatting times costs, every tick)
+            text = (
+                "Data is not available yet; retrying"
+                if seen is None or age is None
+                else f"Data is stale: last update {self.local(seen)} ({age_text(age)} ago); retrying"
+            )
+            if state.banner.text != text:
+                state.banner.text = text
         if state.banner.visible != stale:
             state.banner.set_visibility(stale)
 
