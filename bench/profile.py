@@ -23,7 +23,9 @@ def py_spy() -> str:
 
 def record(pid: int, seconds: float, out: Path, rate: int = 200) -> subprocess.Popen[bytes]:
     """Start sampling `pid` for `seconds`; wait on the returned process before reading `out`."""
-    command = [py_spy(), "record", "-p", str(pid), "-d", str(max(1, round(seconds))), "-r", str(rate)]
+    # --nonblocking: sampling must not pause the app, or the latencies measured meanwhile suffer.
+    command = [py_spy(), "record", "--nonblocking", "-p", str(pid), "-r", str(rate)]
+    command += ["-d", str(max(1, round(seconds)))]
     command += ["--format", "raw", "-o", str(out)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

@@ -117,6 +117,7 @@ class Tab:
         self.stamp_only = 0  # updates whose only element is the stamp: nothing else changed
         self.unchanged = 0  # (check tabs) updates whose elements, stamp aside, were all unchanged
         self.resent = 0  # (check tabs) elements re-sent unchanged
+        self.update_bytes: list[int] = []  # (check tabs) size of each update as JSON
         # Counted always (anomalies show up outside the window too):
         self.zone_answers = 0
         self.other_js: Counter[str] = Counter()
@@ -145,7 +146,11 @@ class Tab:
         """Connect and hand-shake like nicegui.js (implicit handshake in the query); ms taken."""
         # handle_sigint=False: python-socketio's own Ctrl-C handler would cancel every task and stop
         # the loop, and asyncio.run would then raise CancelledError instead of KeyboardInterrupt.
-        self.sio = socketio.AsyncClient(reconnection=False, handle_sigint=False)
+        # A browser offers permessage-deflate on every websocket; so does each simulated tab, so
+        # that the server's per-connection compression state is counted as it is with browsers.
+        self.sio = socketio.AsyncClient(
+            reconnection=False, handle_sigint=False, websocket_extra_options={"compress": 15}
+        )
         self.sio.on("*", self._on_any)
         started = time.perf_counter()
         # The browser's query: the page's socket_io_js_query_params plus document_id, tab_id and
@@ -206,6 +211,8 @@ class Tab:
                         self.latencies.append(received - int(props["data-tick"]))
                     break
         if self.check:
+            if self.measuring:  # what a socket carries uncompressed (the server sends no deflate)
+                self.update_bytes.append(len(json.dumps(data, separators=(",", ":"))))
             changed = False
             for key, element in data.items():
                 if key == "_id" or key == stamp_key:
@@ -488,6 +495,13 @@ def details(
             f"{sum(tab.updates for tab in checked)} updates changed nothing but the stamp; "
             f"{sum(tab.resent for tab in checked)} elements re-sent unchanged"
         )
+        sizes = [size for tab in checked for size in tab.update_bytes]
+        if sizes:
+            per_tab_s = sum(sizes) / len(checked) / window
+            print(
+                f"  update size (JSON): p50 {percentile(sizes, 50) / 1000:.1f} KB, max "
+                f"{max(sizes) / 1000:.1f} KB; {per_tab_s / 1000:.2f} KB/s per tab"
+            )
     other: Counter[str] = Counter()
     navigations: Counter[str] = Counter()
     for tab in tabs:

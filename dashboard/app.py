@@ -143,7 +143,12 @@ def serve(settings: Settings, *, demo: bool) -> None:
         show_welcome_message=False,
     )
     uvicorn.run(
-        served(api), host=settings.host, port=settings.port, log_level="warning", ws=WebSocketProtocol
+        served(api),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        ws=WebSocketProtocol,  # both measured: dashboard/web/websocket_protocol.py
+        ws_per_message_deflate=False,
     )
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect
+from websockets.typing import Origin
 
 from tests.conftest import REDIS_URL
 from tests.process import run_cli, running_app
@@ -22,6 +25,7 @@ def test_run_serves_health_home_and_openapi(tmp_path: Path) -> None:
         login = httpx.get(f"{base}/login", timeout=10)
         docs = httpx.get(f"{base}/docs", timeout=5)
         openapi = httpx.get(f"{base}/openapi.json", timeout=5).json()
+        socket = pages_socket_handshake(base)
     assert health["status"] == "ok" and health["database"] == "ok" and health["ready"] is True
     assert health["database_backend"] == "sqlite" and health["cache"] == "in-process"
     assert health["cache_shared_tier"] == "not configured" and health["redis"] == "not configured"
@@ -37,6 +41,25 @@ def test_run_serves_health_home_and_openapi(tmp_path: Path) -> None:
     assert {"/health", "/health/live", "/health/ready"} <= set(openapi["paths"])
     assert not any(path.startswith(("/reconciliation", "/login")) for path in openapi["paths"])  # API only
     assert (tmp_path / "app.sqlite3").exists()
+    # The pages' socket, offered compression as a browser offers it: engine.io opens, and no
+    # compression is agreed (its state per socket cost more than it saves: websocket_protocol.py).
+    assert socket.opened.startswith('0{"sid":'), socket.opened
+    assert socket.extensions == "", socket.extensions
+    assert "deprecat" not in (tmp_path / "app.log").read_text().lower()  # no notice at start-up
+
+
+@dataclass
+class SocketHandshake:
+    opened: str
+    extensions: str
+
+
+def pages_socket_handshake(base: str) -> SocketHandshake:
+    url = base.replace("http://", "ws://") + "/_nicegui_ws/socket.io/?EIO=4&transport=websocket"
+    with connect(url, origin=Origin(base), compression="deflate", open_timeout=10) as socket:
+        opened = socket.recv(timeout=10)
+        assert socket.response is not None
+        return SocketHandshake(str(opened), socket.response.headers.get("Sec-WebSocket-Extensions", ""))
 
 
 def test_production_refuses_demo_mode(tmp_path: Path) -> None:
