@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from html import escape
 
 from nicegui import app, ui
 
@@ -31,6 +32,8 @@ THEME_CSS = """
    when empty: hide them while empty, so nothing lies over the page (axe can then measure the
    contrast of every text in view). */
 .q-notifications__list:empty { display: none; }
+/* The menus' link to the page on screen is outlined. */
+nav a[aria-current="page"] { outline: 1px solid currentColor; }
 /* Tooltips: Quasar's grey (#757575) under 10 px white text has 4.4:1; slate and 12 px instead. */
 .q-tooltip { background: #1e293b; color: #f8fafc; font-size: 0.75rem; }
 /* Dark mode: primary as a text colour (flat and outline buttons, focused fields) in a lighter
@@ -65,12 +68,7 @@ def frame(title: str, live: LivePage, *, demo: bool) -> Iterator[None]:
     dark = ui.dark_mode(remembered_dark(principal.user_id))
     links = [(path, label, icon) for path, label, icon, wide in NAV if not wide or principal.role.sees_all]
     with ui.left_drawer(value=False).classes("bg-slate-100 dark:bg-slate-800 md:hidden") as drawer:
-        with ui.element("nav").classes("column gap-1").props('aria-label="Menu"'):
-            for path, label, icon in links:
-                item = ui.button(label, icon=icon, on_click=lambda p=path: ui.navigate.to(p))
-                # The current page outlined (Quasar ignores `outline` beside `flat`).
-                look = 'outline aria-current="page"' if path == live.path else "flat"
-                item.props(f"no-caps align=left {look}")
+        nav_links(links, live.path, DRAWER_LINK, label="Menu").classes("column gap-1").mark("nav-menu")
     with ui.header().classes(
         "items-center justify-between bg-slate-900 text-white px-3 py-2 gap-2 flex-wrap"
     ):
@@ -82,12 +80,8 @@ def frame(title: str, live: LivePage, *, demo: bool) -> Iterator[None]:
             ui.label(PRODUCT).classes("text-lg font-bold")
             if demo:
                 ui.badge("DEMO", color="orange").props("outline").mark("demo-badge")
-        with ui.element("nav").classes("row items-center gap-1 max-md:hidden").props('aria-label="Main"'):
-            for path, label, icon in links:
-                button = ui.button(label, icon=icon, on_click=lambda p=path: ui.navigate.to(p))
-                look = 'outline aria-current="page"' if path == live.path else "flat"
-                button.props(f"dense no-caps color=white {look}")
-                button.mark(f"nav-{path.strip('/')}")
+        nav = nav_links(links, live.path, HEADER_LINK, label="Main")
+        nav.classes("row items-center gap-1 max-md:hidden").mark("nav-main")
         with ui.row().classes("items-center gap-2 no-wrap"):
             selector = ui.select(
                 {seconds: label for seconds, label in REFRESH_CHOICES.items()},
@@ -109,6 +103,26 @@ def frame(title: str, live: LivePage, *, demo: bool) -> Iterator[None]:
     with ui.column().classes("w-full max-w-7xl mx-auto p-2 sm:p-4 gap-4"):
         heading(title, 1).mark("page-title")
         yield
+
+
+# Links, not buttons: a page is a place (open it in a new tab, copy its address), and one element
+# per menu instead of one per entry keeps a tab's element tree (and its memory) small.
+LINK = "inline-flex items-center gap-2 rounded px-2 py-1 no-underline focus-visible:outline"
+HEADER_LINK = f"{LINK} text-white text-sm hover:bg-white/10"
+DRAWER_LINK = f"{LINK} text-slate-900 dark:text-slate-100 hover:bg-slate-200 dark:hover:bg-slate-700"
+
+
+def nav_links(links: list[tuple[str, str, str]], current: str, link_classes: str, *, label: str) -> ui.html:
+    """A `<nav>` of plain links; the current page is marked (`aria-current`) and outlined."""
+    anchors = []
+    for path, text, icon in links:
+        here = ' aria-current="page"' if path == current else ""
+        anchors.append(
+            f'<a href="{escape(path)}" class="{link_classes}"{here}>'
+            f'<i class="q-icon notranslate material-icons" aria-hidden="true">{escape(icon)}</i>'
+            f"<span>{escape(text)}</span></a>"
+        )
+    return ui.html("".join(anchors), sanitize=False, tag="nav").props(f'aria-label="{label}"')
 
 
 def dark_key(user_id: int) -> str:

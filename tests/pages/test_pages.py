@@ -47,6 +47,12 @@ async def test_next_is_limited_to_our_own_paths(web: Web) -> None:
         assert response.headers["location"] == "/reconciliation", evil
 
 
+def menu_links(web: Web, marker: str) -> str:
+    (menu,) = web.user.find(marker=marker).elements
+    assert isinstance(menu, ui.html)
+    return menu.content
+
+
 async def test_trader_reconciliation_shows_own_numbers(web: Web) -> None:
     await web.login("a")
     await web.user.open("/reconciliation")
@@ -54,13 +60,17 @@ async def test_trader_reconciliation_shows_own_numbers(web: Web) -> None:
     await web.see("divergences", "1")
     await web.see("user-role", "trader")
     web.user.find(marker="incidents")
-    await web.user.should_not_see(marker="nav-risk")
+    for menu in ("nav-main", "nav-menu"):  # the header's links and the phone drawer's
+        links = menu_links(web, menu)
+        assert 'href="/positions"' in links and 'href="/risk"' not in links, links
+        assert '<a href="/reconciliation" class="' in links and 'aria-current="page"' in links
 
 
 async def test_risk_user_sees_every_account_and_the_wall(web: Web) -> None:
     await web.login("risk")
     await web.user.open("/reconciliation")
     await web.see("total-syncs", "2")
+    assert 'href="/risk"' in menu_links(web, "nav-main")
     await web.user.open("/risk")
     for name in ("a", "b"):
         await web.see(f"wall-{web.world.account[name]}")
