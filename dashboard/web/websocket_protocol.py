@@ -1,13 +1,17 @@
 """Which websocket implementation uvicorn runs the pages' socket on, and why without compression.
 
 Measured with `bench/sessions.py --tabs 500` (one process, 2 s tick, PostgreSQL + Redis, 2 cores),
-same code, only the implementation changed (simulated tabs not offering compression):
+same code, only the implementation changed (one run each, simulated tabs not offering compression):
 
 | implementation | server cores | push p95 ms | storm p99 ms | CPU per reconnect |
 |---|---:|---:|---:|---:|
 | wsproto (NiceGUI's choice) | 0.30 | 13 | 1042 | 1.64 ms |
 | websockets-sansio | 0.33 | 115 | 857 | 1.30 ms |
 | websockets (legacy protocol) | 0.25 | 7 | 606 | 0.94 ms |
+
+Repeated runs of the final code (legacy protocol) spread widely with what the simulator happens to
+change: 0.24-0.31 cores, push p95 7-19 ms, storm p99 760-1140 ms; the push-latency gap to the
+sans-I/O protocol is the one difference far outside that spread.
 
 uvicorn marks its legacy `websockets` protocol deprecated and says the name `websockets` will
 later mean the sans-I/O one, which pushes far slower here. So the class is named directly (not the
