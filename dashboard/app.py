@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 import uvicorn
 from fastapi import FastAPI
@@ -35,6 +36,7 @@ from dashboard.services.errors import ServiceError
 from dashboard.settings import Environment, Settings
 from dashboard.web import session, socket_rooms
 from dashboard.web.guards import ASGIApp, OriginGuard, SessionGuard
+from dashboard.web.proxies import behind_proxies
 from dashboard.web.socket_route import SocketRoute
 from dashboard.web.websocket_protocol import WebSocketProtocol
 from pages import guards, home, login, positions, reconciliation, risk
@@ -150,19 +152,20 @@ def serve(settings: Settings, *, demo: bool) -> None:
         show_welcome_message=False,
     )
     uvicorn.run(
-        served(api),
+        served(api, settings.trusted_proxy_list),
         host=settings.host,
         port=settings.port,
         log_level="warning",
         ws=WebSocketProtocol,  # both measured: dashboard/web/websocket_protocol.py
         ws_per_message_deflate=False,
+        proxy_headers=False,  # forwarded headers are read in the app, from trusted proxies only
     )
 
 
-def served(api: FastAPI) -> ASGIApp:
-    """What the server runs: the pages' socket straight to socket.io, everything else to the API,
-    with the pages mounted behind it."""
-    return SocketRoute(api, sio_app)
+def served(api: FastAPI, trusted_proxies: Sequence[str] = ()) -> ASGIApp:
+    """What the server runs: the client as the trusted proxies report it, then the pages' socket
+    straight to socket.io and everything else to the API, with the pages mounted behind it."""
+    return behind_proxies(SocketRoute(api, sio_app), trusted_proxies)
 
 
 __all__ = ["configure", "serve", "served"]

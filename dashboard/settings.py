@@ -6,6 +6,7 @@ reading `os.environ` in several places is how they drift apart.
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -68,6 +69,9 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1, le=1000)
     login_max_failures_per_addr: int = Field(default=20, ge=1, le=100_000)
     login_window_s: int = Field(default=900, ge=1, le=86_400)
+    # Reverse proxies (IPs or networks, comma-separated) whose X-Forwarded-For/-Proto are believed;
+    # empty: the connection's peer is the client and forwarded headers are ignored.
+    trusted_proxies: str = ""
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     # How often the in-process simulator (run --demo) produces quotes, equity and syncs.
@@ -82,6 +86,15 @@ class Settings(BaseSettings):
             raise ValueError("must be one of 2, 5, 10, 30")
         return value
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        return ",".join(parse_trusted(value))
+
+    @property
+    def trusted_proxy_list(self) -> tuple[str, ...]:
+        return parse_trusted(self.trusted_proxies)
+
     @property
     def pool_limits(self) -> PoolLimits:
         return PoolLimits(
@@ -95,6 +108,20 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def parse_trusted(value: str) -> tuple[str, ...]:
+    """Comma-separated addresses or networks (`10.0.0.5, 172.18.0.0/16`); '' trusts nobody.
+    A wildcard is refused: forwarded headers from anyone are worth nothing."""
+    entries = tuple(part.strip() for part in value.split(",") if part.strip())
+    for entry in entries:
+        if entry == "*":
+            raise ValueError("'*' would believe forwarded headers from anyone; name the proxies")
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address or network") from None
+    return entries
 
 
 @lru_cache(maxsize=1)

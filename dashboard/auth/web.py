@@ -22,12 +22,14 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def is_https(connection: HTTPConnection) -> bool:
-    forwarded = connection.headers.get("x-forwarded-proto", "")
-    return connection.url.scheme in ("https", "wss") or forwarded.split(",")[0].strip() == "https"
+    """Behind a proxy the scheme is the one a trusted proxy reported (`dashboard.web.proxies`);
+    an `X-Forwarded-Proto` from anyone else is ignored."""
+    return connection.url.scheme in ("https", "wss")
 
 
 def client_addr(connection: HTTPConnection) -> str | None:
-    """The peer's address (login throttling and the audit log key on it)."""
+    """The client's address (login throttling and the audit log key on it): the peer, or the
+    address a trusted proxy reported for it."""
     return connection.client.host if connection.client else None
 
 
