@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -225,6 +226,7 @@ class LivePage:
             e.component.name for e in self.client.elements.values() if isinstance(e.component, JsComponent)
         )
         self.client.on_delete(self.dispose)
+        self.runtime.metrics.live_tabs.inc()
         ui.timer(random.uniform(0.05, 0.5), self._first, once=True)
 
     async def _first(self) -> None:
@@ -244,6 +246,8 @@ class LivePage:
         """The client is gone: drop what ties the page's objects to each other (panels to the page,
         elements' handlers to panels), so its memory comes back without waiting for a full
         garbage collection, which the tuned thresholds make rare."""
+        if self.client is not None:  # started, and not disposed of before
+            self.runtime.metrics.live_tabs.dec()
         self.ended = True
         for state in self.panels:
             state.panel.__dict__.clear()
@@ -270,6 +274,11 @@ class LivePage:
     async def tick(self, force: bool = False) -> None:
         if self.ended:
             return
+        started = time.perf_counter()
+        await self._tick(force)
+        self.runtime.metrics.tick_seconds.observe(time.perf_counter() - started)
+
+    async def _tick(self, force: bool) -> None:
         if not await self.session_valid():
             self.end_session()
             return

@@ -31,7 +31,8 @@ from dashboard.db.outage import DatabaseUnavailable
 from dashboard.demo.seed import DEMO_PASSWORD, demo_logins, ensure_demo_passwords, is_seeded, seed_demo
 from dashboard.demo.simulator import Simulator
 from dashboard.gc_tuning import COLLECT_EVERY_S, ClosedTabs, tune_gc
-from dashboard.runtime import Runtime, current_runtime, install_runtime
+from dashboard.metrics import RequestMetrics
+from dashboard.runtime import Runtime, current_metrics, current_runtime, install_runtime
 from dashboard.services.errors import ServiceError
 from dashboard.settings import Environment, Settings
 from dashboard.web import session, socket_rooms
@@ -163,9 +164,10 @@ def serve(settings: Settings, *, demo: bool) -> None:
 
 
 def served(api: FastAPI, trusted_proxies: Sequence[str] = ()) -> ASGIApp:
-    """What the server runs: the client as the trusted proxies report it, then the pages' socket
-    straight to socket.io and everything else to the API, with the pages mounted behind it."""
-    return behind_proxies(SocketRoute(api, sio_app), trusted_proxies)
+    """What the server runs: the client as the trusted proxies report it, every request timed for
+    `/metrics`, then the pages' socket straight to socket.io and everything else to the API, with
+    the pages mounted behind it."""
+    return behind_proxies(RequestMetrics(SocketRoute(api, sio_app), current_metrics), trusted_proxies)
 
 
 __all__ = ["configure", "serve", "served"]

@@ -19,6 +19,7 @@ from dashboard.cache.queries import CachedQueries
 from dashboard.cache.writer import Writer
 from dashboard.db.pending_invalidations import DatabasePendingStore
 from dashboard.db.session import Database
+from dashboard.metrics import AppMetrics
 from dashboard.services.login_throttle import LoginPolicy
 from dashboard.settings import Environment, Settings
 
@@ -65,6 +66,7 @@ class Runtime:
     auth: AuthService = field(init=False)
     users: UserAdmin = field(init=False)
     readiness: Readiness = field(default_factory=Readiness)
+    metrics: AppMetrics = field(default_factory=AppMetrics)
 
     def __post_init__(self) -> None:
         # Pages and API read only through `queries` (cached) and write only through `write` (which
@@ -84,6 +86,7 @@ class Runtime:
             allow_demo_users=self.settings.env is Environment.DEMO,
         )
         self.users = UserAdmin(self.write)
+        self.metrics.watch(self.settings, self.database, self.cache, lambda: self.readiness.ready)
 
     @classmethod
     def from_settings(cls, settings: Settings, jwt_secret: str) -> Runtime:
@@ -130,6 +133,11 @@ def current_runtime(app: object | None = None) -> Runtime:
     if _current is None:
         raise NotReady("the service is starting")
     return _current
+
+
+def current_metrics() -> AppMetrics | None:
+    """The installed runtime's metrics, or None before there is one (requests during start-up)."""
+    return _current.metrics if _current is not None else None
 
 
 def serving_runtime(app: object | None = None) -> Runtime:

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     # Reverse proxies (IPs or networks, comma-separated) whose X-Forwarded-For/-Proto are believed;
     # empty: the connection's peer is the client and forwarded headers are ignored.
     trusted_proxies: str = ""
+    # `GET /metrics` (Prometheus): with a token, only `Authorization: Bearer <token>`; without one,
+    # only from this machine (127.0.0.1 / ::1, after trusted proxies are resolved).
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     # How often the in-process simulator (run --demo) produces quotes, equity and syncs.

@@ -12,12 +12,12 @@ from fastapi import APIRouter, FastAPI, Request
 
 from dashboard.api.body_limits import BodyLimit
 from dashboard.api.errors import register_error_handlers
-from dashboard.api.routes import auth, health, ingest, reads
+from dashboard.api.routes import auth, health, ingest, metrics, reads
 from dashboard.services.errors import NotFound
 
 API_PREFIX = "/api/v1"
 #: Paths the API app answers; everything else goes to the pages.
-API_PATHS = ("/api/", "/health", "/docs", "/redoc", "/openapi.json")
+API_PATHS = ("/api/", "/health", "/metrics", "/docs", "/redoc", "/openapi.json")
 
 DESCRIPTION = """Read models of the TeleBot live dashboard (reconciliation, positions, risk guards)
 and ingestion for the MetaTrader bridge. Authenticate with `POST /api/v1/auth/login` and send the
@@ -48,6 +48,7 @@ def build_api() -> FastAPI:
     app.include_router(health.ping_router)
     app.include_router(build_router())
     app.include_router(health.router)
+    app.include_router(metrics.router)
 
     @app.api_route(
         "/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False

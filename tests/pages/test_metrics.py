@@ -1,0 +1,75 @@
+"""`GET /metrics`: Prometheus text from this process, for this machine or the metrics token only."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
+
+from dashboard.api.router import build_api
+from dashboard.app import served
+from dashboard.runtime import current_runtime
+from tests.pages.conftest import Web
+
+
+def client(address: str = "127.0.0.1") -> httpx.AsyncClient:
+    """The app as served (request timing included), reached from `address`."""
+    from nicegui import app as pages
+
+    front = build_api()
+    front.mount("/", pages)
+    transport = httpx.ASGITransport(app=served(front), client=(address, 5000))
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+async def test_metrics_count_requests_by_route_template_tabs_ticks_and_cache(web: Web) -> None:
+    await web.login("a")
+    await web.user.open("/reconciliation")
+    await web.see("total-syncs", "1")
+    async with client() as http:
+        for _ in range(3):
+            assert (await http.get("/api/v1/positions")).status_code == 401
+        assert (await http.get("/api/v1/positions/12345")).status_code == 401
+        response = await http.get("/metrics")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    got = samples(response.text)
+    count = "dashboard_http_request_duration_seconds_count"
+    unauthenticated = {labels for name, labels in got if name == count and ("status", "401") in labels}
+    positions = frozenset({("route", "/api/v1/positions"), ("method", "GET"), ("status", "401")})
+    one = frozenset({("route", "/api/v1/positions/{position_id}"), ("method", "GET"), ("status", "401")})
+    assert got[(count, positions)] == 3 and got[(count, one)] == 1  # by template: no series per id
+    assert not any(("route", "/api/v1/positions/12345") in labels for labels in unauthenticated)
+    assert got[("dashboard_live_tabs", frozenset())] >= 1
+    assert got[("dashboard_tick_duration_seconds_count", frozenset())] >= 1
+    assert got[("dashboard_ready", frozenset())] == 1
+    assert any(name == "dashboard_cache_hits_total" and value > 0 for (name, _), value in got.items())
+    assert re.search(r'^dashboard_build_info\{.*version="', response.text, re.MULTILINE)
+
+
+async def test_metrics_are_for_this_machine_or_the_token_only(web: Web) -> None:
+    async with client("198.51.100.7") as remote:
+        refused = await remote.get("/metrics")
+    assert refused.status_code == 403 and "DASHBOARD_METRICS_TOKEN" in refused.json()["detail"]
+    settings = current_runtime().settings
+    settings.metrics_token = SecretStr("s" * 32)
+    try:
+        async with client("198.51.100.7") as remote:
+            assert (await remote.get("/metrics")).status_code == 401
+            wrong = await remote.get("/metrics", headers={"Authorization": "Bearer " + "x" * 32})
+            right = await remote.get("/metrics", headers={"Authorization": "Bearer " + "s" * 32})
+        async with client() as local:
+            assert (await local.get("/metrics")).status_code == 401  # with a token, the token always
+    finally:
+        settings.metrics_token = None
+    assert wrong.status_code == 401 and right.status_code == 200
+    assert "dashboard_live_tabs" in right.text
