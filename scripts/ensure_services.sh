@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Make sure PostgreSQL (127.0.0.1:5432), Redis (127.0.0.1:6379) and Debian's chromium are there:
-# start or install them where this machine allows, else fail with a clear message.
+# Make sure PostgreSQL (127.0.0.1:5432), Redis (127.0.0.1:6379), Debian's chromium, haproxy and
+# prometheus (promtool) are there: start or install them where this machine allows, else fail with
+# a clear message.
 set -uo pipefail
 
 fail() { echo "error: $*" >&2; exit 2; }
@@ -37,4 +38,16 @@ if [ ! -x "$CHROMIUM" ]; then
   fi
   [ -x "$CHROMIUM" ] || fail "chromium is not installed at $CHROMIUM (apt-get install -y chromium)"
 fi
-echo "services: PostgreSQL ok, Redis ok, chromium $("$CHROMIUM" --version 2>/dev/null | head -n 1)"
+# Debian packages the tests run as they are (never started as system services here).
+missing=()
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]} with apt-get..."
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null 2>&1 || true
+  fi
+fi
+command -v promtool >/dev/null 2>&1 || fail "promtool is not installed (apt-get install -y prometheus)"
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || fail "haproxy is not installed (apt-get install -y haproxy)"
+echo "services: PostgreSQL ok, Redis ok, chromium $("$CHROMIUM" --version 2>/dev/null | head -n 1), $(promtool --version 2>&1 | head -n 1 | cut -d' ' -f1-3), $( (haproxy -v 2>/dev/null || /usr/sbin/haproxy -v) | head -n 1 | cut -d' ' -f1-3)"
