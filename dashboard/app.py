@@ -26,6 +26,7 @@ from nicegui.nicegui import sio_app
 
 from dashboard.api.router import build_api
 from dashboard.auth.secret import JwtSecret, resolve_jwt_secret
+from dashboard.db.leader import Leadership
 from dashboard.db.migrate import upgrade
 from dashboard.db.outage import DatabaseUnavailable
 from dashboard.demo.seed import DEMO_PASSWORD, demo_logins, ensure_demo_passwords, is_seeded, seed_demo
@@ -117,7 +118,9 @@ async def _bring_up(runtime: Runtime, *, demo: bool) -> None:
         logins = ", ".join(await demo_logins(runtime.database))
         print(f"Demo logins (password '{DEMO_PASSWORD}'): {logins}", flush=True)
         simulator = Simulator(runtime.write, interval_s=runtime.settings.simulate_interval_s)
-        background_tasks.create(simulator.run_forever(), name="demo-simulator")
+        # One simulator per cluster: it runs in whichever process holds the leader lock.
+        leadership = Leadership(runtime.settings.database_url, on_change=runtime.metrics.leader.set)
+        background_tasks.create(leadership.run(simulator.run_forever), name="demo-simulator")
 
 
 async def _prepare_demo(runtime: Runtime) -> None:

@@ -47,6 +47,11 @@ class AppMetrics:
         self.live_tabs = Gauge(
             "dashboard_live_tabs", "Live pages open in this process.", registry=self.registry
         )
+        self.leader = Gauge(
+            "dashboard_leader",
+            "1 in the process that runs the cluster's background work.",
+            registry=self.registry,
+        )
         self.tick_seconds = Histogram(
             "dashboard_tick_duration_seconds",
             "A live tab's tick: session check, cached reads and element changes (what the push waits for).",
