@@ -85,9 +85,11 @@ def assert_no_sideways_scrolling(page: Page) -> None:
 def assert_fully_in_view(page: Page, locator: Locator) -> None:
     """Inside the viewport horizontally without scrolling sideways (and in view on the page)."""
     expect(locator).to_be_in_viewport()
-    box = locator.bounding_box()
+    # Measured in one step in the page: a live card may be re-rendered between two calls (a
+    # separate `bounding_box()` then finds it detached and answers None).
+    box = locator.evaluate("e => { const r = e.getBoundingClientRect(); return {x: r.x, width: r.width}; }")
     viewport = page.viewport_size
-    assert box is not None and viewport is not None
+    assert viewport is not None
     assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], (box, viewport)
     assert page.evaluate("window.scrollX") == 0
 
