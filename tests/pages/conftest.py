@@ -5,13 +5,16 @@ and B, risk, admin, service), logged in through the real login form endpoint."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from nicegui.testing import User
 
+from dashboard.api.router import build_api
+from dashboard.app import served
 from dashboard.db.migrate import upgrade
 from dashboard.db.session import Database
 from dashboard.runtime import NotReady, current_runtime
@@ -60,3 +63,14 @@ async def web(page_world: World, user: User) -> Web:
     else:
         raise AssertionError("the app did not become ready")
     return Web(user, page_world)
+
+
+def served_client(trusted_proxies: Sequence[str] = (), client: str = "127.0.0.1") -> httpx.AsyncClient:
+    """The API in front of the pages as `serve()` assembles them (`ui.run_with(api, "/")` and
+    `served`), reached over ASGI from the address `client`."""
+    from nicegui import app as pages
+
+    front = build_api()
+    front.mount("/", pages)
+    transport = httpx.ASGITransport(app=served(front, trusted_proxies), client=(client, 40_000))
+    return httpx.AsyncClient(transport=transport, base_url="http://test")

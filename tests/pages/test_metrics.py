@@ -4,24 +4,11 @@ from __future__ import annotations
 
 import re
 
-import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
-from dashboard.api.router import build_api
-from dashboard.app import served
 from dashboard.runtime import current_runtime
-from tests.pages.conftest import Web
-
-
-def client(address: str = "127.0.0.1") -> httpx.AsyncClient:
-    """The app as served (request timing included), reached from `address`."""
-    from nicegui import app as pages
-
-    front = build_api()
-    front.mount("/", pages)
-    transport = httpx.ASGITransport(app=served(front), client=(address, 5000))
-    return httpx.AsyncClient(transport=transport, base_url="http://test")
+from tests.pages.conftest import Web, served_client
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -36,7 +23,7 @@ async def test_metrics_count_requests_by_route_template_tabs_ticks_and_cache(web
     await web.login("a")
     await web.user.open("/reconciliation")
     await web.see("total-syncs", "1")
-    async with client() as http:
+    async with served_client() as http:
         for _ in range(3):
             assert (await http.get("/api/v1/positions")).status_code == 401
         assert (await http.get("/api/v1/positions/12345")).status_code == 401
@@ -57,17 +44,17 @@ async def test_metrics_count_requests_by_route_template_tabs_ticks_and_cache(web
 
 
 async def test_metrics_are_for_this_machine_or_the_token_only(web: Web) -> None:
-    async with client("198.51.100.7") as remote:
+    async with served_client(client="198.51.100.7") as remote:
         refused = await remote.get("/metrics")
     assert refused.status_code == 403 and "DASHBOARD_METRICS_TOKEN" in refused.json()["detail"]
     settings = current_runtime().settings
     settings.metrics_token = SecretStr("s" * 32)
     try:
-        async with client("198.51.100.7") as remote:
+        async with served_client(client="198.51.100.7") as remote:
             assert (await remote.get("/metrics")).status_code == 401
             wrong = await remote.get("/metrics", headers={"Authorization": "Bearer " + "x" * 32})
             right = await remote.get("/metrics", headers={"Authorization": "Bearer " + "s" * 32})
-        async with client() as local:
+        async with served_client() as local:
             assert (await local.get("/metrics")).status_code == 401  # with a token, the token always
     finally:
         settings.metrics_token = None

@@ -7,19 +7,16 @@ import csv
 import io
 from datetime import timedelta
 
-import httpx
 import pytest
 from nicegui import ui
 from sqlalchemy import select
 
 from components.live import PAUSED_CHECK_S, LivePage
-from dashboard.api.router import build_api
-from dashboard.app import served
 from dashboard.db.models import AuditLog, GuardEvent
 from dashboard.runtime import current_runtime
 from dashboard.services.ingestion.equity import record_equity
 from tests.factories import T0
-from tests.pages.conftest import Web
+from tests.pages.conftest import Web, served_client
 
 
 async def test_pages_need_a_session_and_login_sends_you_back(web: Web) -> None:
@@ -210,22 +207,13 @@ async def test_a_level_change_raises_a_toast(web: Web) -> None:
     await web.user.should_see("drawdown warning → critical", retries=80)
 
 
-def served_together() -> httpx.AsyncClient:
-    """The API in front of the pages, as `serve()` assembles them (`ui.run_with(api, "/")`)."""
-    from nicegui import app as pages
-
-    front = build_api()
-    front.mount("/", pages)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=served(front)), base_url="http://test")
-
-
 async def test_socket_and_cookie_writes_accept_only_our_origin(web: Web) -> None:
     client = web.user.http_client
     socket = "/_nicegui_ws/socket.io/?EIO=4&transport=polling"
     assert (await client.get(socket, headers={"Origin": "http://evil.example"})).status_code == 403
     assert (await client.get(socket, headers={"Origin": "http://test"})).status_code != 403
     await web.login("a")
-    async with served_together() as both:
+    async with served_client() as both:
         # As served, the socket goes straight to socket.io (past the pages' middleware): still
         # only from our origin, and engine.io's handshake answers.
         assert (await both.get(socket, headers={"Origin": "http://evil.example"})).status_code == 403
@@ -241,7 +229,7 @@ async def test_socket_and_cookie_writes_accept_only_our_origin(web: Web) -> None
 
 
 async def test_the_api_answers_in_front_of_the_pages(web: Web) -> None:
-    async with served_together() as both:
+    async with served_client() as both:
         anonymous = await both.get("/api/v1/positions")
         unknown = await both.get("/api/v1/no-such-thing")
         page = await both.get("/reconciliation")

@@ -5,34 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import httpx
 import pytest
 from sqlalchemy import select
 
-from dashboard.api.router import build_api
-from dashboard.app import served
 from dashboard.db.models import AuditLog
 from dashboard.runtime import current_runtime
 from dashboard.settings import Settings
-from tests.pages.conftest import Web
+from tests.pages.conftest import Web, served_client
 
-PROXY = ("10.0.0.5", 40_000)  # where the requests come from: the proxy's address
+PROXY = "10.0.0.5"  # where the requests come from: the proxy's address
 CLIENT = "203.0.113.9"  # the browser's, as the proxy reports it
-
-
-def through(trusted: Sequence[str]) -> httpx.AsyncClient:
-    """The app as served, reached from the proxy's address."""
-    from nicegui import app as pages
-
-    front = build_api()
-    front.mount("/", pages)
-    transport = httpx.ASGITransport(app=served(front, trusted), client=PROXY)
-    return httpx.AsyncClient(transport=transport, base_url="http://test")
 
 
 async def log_in_via_proxy(trusted: Sequence[str], origin: str) -> tuple[str, str | None]:
     """(the session cookie set, the address the audit log recorded for the login)."""
-    async with through(trusted) as client:
+    async with served_client(trusted, client=PROXY) as client:
         response = await client.post(
             "/auth/session",
             data={"email": "a@test.local", "password": "correct horse battery", "next": "/positions"},
@@ -56,10 +43,10 @@ async def test_a_trusted_proxy_reports_the_client_and_https(web: Web) -> None:
 
 async def test_forwarded_headers_from_anyone_else_are_ignored(web: Web) -> None:
     cookie, address = await log_in_via_proxy([], origin="http://test")
-    assert address == PROXY[0]
+    assert address == PROXY
     assert cookie.startswith("tb_session=") and "secure" not in cookie.lower()
     cookie, address = await log_in_via_proxy(["192.0.2.1"], origin="http://test")  # another proxy
-    assert address == PROXY[0] and cookie.startswith("tb_session=")
+    assert address == PROXY and cookie.startswith("tb_session=")
 
 
 @pytest.mark.parametrize("value", ["*", "10.0.0.300", "proxy.local", "10.0.0.5, *"])
