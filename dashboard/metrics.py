@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -50,6 +50,18 @@ class AppMetrics:
         self.leader = Gauge(
             "dashboard_leader",
             "1 in the process that runs the cluster's background work.",
+            registry=self.registry,
+        )
+        self.logins = Counter(
+            "dashboard_logins",
+            "Login attempts (API and browser) by outcome: success, failure, throttled, unavailable.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.writes = Counter(
+            "dashboard_writes",
+            "Writes through the one write path (ingest, acknowledgements, users) by operation and result.",
+            ["operation", "result"],
             registry=self.registry,
         )
         self.tick_seconds = Histogram(

@@ -72,7 +72,9 @@ class Runtime:
         # Pages and API read only through `queries` (cached) and write only through `write` (which
         # invalidates what each write touched); nothing on a hot path reaches the database directly.
         self.queries = CachedQueries(self.database, self.cache)
-        self.write = Writer(self.database, self.cache)
+        self.write = Writer(
+            self.database, self.cache, lambda op, result: self.metrics.writes.labels(op, result).inc()
+        )
         policy = LoginPolicy(
             max_failures_per_account=self.settings.login_max_failures,
             max_failures_per_address=self.settings.login_max_failures_per_addr,
@@ -84,6 +86,7 @@ class Runtime:
             self.tokens,
             policy,
             allow_demo_users=self.settings.env is Environment.DEMO,
+            on_login=lambda outcome: self.metrics.logins.labels(outcome).inc(),
         )
         self.users = UserAdmin(self.write)
         self.metrics.watch(self.settings, self.database, self.cache, lambda: self.readiness.ready)

@@ -13,6 +13,7 @@ This module holds no SQL: users, the login throttle and refresh tokens are servi
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -70,6 +71,7 @@ class AuthService:
         policy: LoginPolicy,
         *,
         allow_demo_users: bool = True,
+        on_login: Callable[[str], object] = lambda outcome: None,
     ) -> None:
         self.db = write.db
         self.cache = cache
@@ -78,6 +80,8 @@ class AuthService:
         self.policy = policy
         # Demo logins share a published password: outside demo mode they never log in.
         self.allow_demo_users = allow_demo_users
+        # Told each login attempt's outcome (success, failure, throttled, unavailable): metrics.
+        self.on_login = on_login
 
     # ---- principal -------------------------------------------------------------------------
 
@@ -156,6 +160,23 @@ class AuthService:
         return token
 
     async def _authenticate(
+        self, email: str, password: str, client_addr: str | None
+    ) -> tuple[Credentials, datetime]:
+        try:
+            checked = await self._check_credentials(email, password, client_addr)
+        except TooManyAttempts:
+            self.on_login("throttled")
+            raise
+        except Unauthenticated:
+            self.on_login("failure")
+            raise
+        except DatabaseUnavailable:
+            self.on_login("unavailable")
+            raise
+        self.on_login("success")
+        return checked
+
+    async def _check_credentials(
         self, email: str, password: str, client_addr: str | None
     ) -> tuple[Credentials, datetime]:
         if not printable(email) or not printable(password):

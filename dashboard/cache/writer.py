@@ -14,7 +14,9 @@ from contextlib import asynccontextmanager
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from dashboard.cache.cache import QueryCache
+from dashboard.db.outage import DatabaseUnavailable
 from dashboard.db.session import Database
+from dashboard.services.errors import ServiceError
 from dashboard.services.touched import Touched
 
 
@@ -30,10 +32,17 @@ W = TypeVar("W", bound=Written)
 
 
 class Writer:
-    def __init__(self, db: Database, cache: QueryCache) -> None:
+    def __init__(
+        self,
+        db: Database,
+        cache: QueryCache,
+        on_write: Callable[[str, str], object] = lambda op, result: None,
+    ) -> None:
         self.db = db
         self.cache = cache
         self._deferred: list[Touched] | None = None
+        # Told each write's operation and outcome ("ok" or the error's kind): metrics.
+        self.on_write = on_write
 
     async def __call__(
         self,
@@ -43,7 +52,13 @@ class Writer:
     ) -> W:
         """`operation(db, *args, **kwargs)`, committed, then its invalidation sent (or deferred to
         the end of the batch this writer is in)."""
-        result = await operation(self.db, *args, **kwargs)
+        name = getattr(operation, "__name__", "write")
+        try:
+            result = await operation(self.db, *args, **kwargs)
+        except Exception as error:
+            self.on_write(name, write_outcome(error))
+            raise
+        self.on_write(name, "ok")
         await self.touched(result.touched)
         return result
 
@@ -60,10 +75,19 @@ class Writer:
     async def batch(self) -> AsyncIterator[Writer]:
         """A writer whose invalidations are sent once, when the block ends (also when it fails:
         what committed must become visible)."""
-        batch = Writer(self.db, self.cache)
+        batch = Writer(self.db, self.cache, self.on_write)
         batch._deferred = []
         try:
             yield batch
         finally:
             if batch._deferred:
                 await self.cache.invalidate(*batch._deferred)
+
+
+def write_outcome(error: BaseException) -> str:
+    """A bounded label for a failed write: refused input, database down, or a bug."""
+    if isinstance(error, DatabaseUnavailable):
+        return "unavailable"
+    if isinstance(error, ServiceError):
+        return "refused"
+    return "error"

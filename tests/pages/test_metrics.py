@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from dashboard.runtime import current_runtime
+from dashboard.services.errors import ServiceError
+from dashboard.services.ingestion.equity import record_equity
+from tests.api.conftest import PASSWORD
+from tests.factories import T0
 from tests.pages.conftest import Web, served_client
 
 
@@ -60,3 +66,24 @@ async def test_metrics_are_for_this_machine_or_the_token_only(web: Web) -> None:
         settings.metrics_token = None
     assert wrong.status_code == 401 and right.status_code == 200
     assert "dashboard_live_tabs" in right.text
+
+
+async def test_metrics_count_logins_and_writes_by_outcome(web: Web) -> None:
+    async with served_client() as http:
+        login = "/api/v1/auth/login"
+        wrong = await http.post(login, json={"email": "a@test.local", "password": "nope nope nope"})
+        right = await http.post(login, json={"email": "a@test.local", "password": PASSWORD})
+        assert wrong.status_code == 401 and right.status_code == 200
+        runtime = current_runtime()
+        account = web.world.account["a"]
+        when = T0 + timedelta(minutes=9)
+        good = {"account_id": account, "ts": when, "balance": "10000.00", "equity": "9900.00"}
+        await runtime.write(record_equity, good)
+        with pytest.raises(ServiceError):
+            await runtime.write(record_equity, {**good, "equity": "not a number"})
+        got = samples((await http.get("/metrics")).text)
+    assert got[("dashboard_logins_total", frozenset({("outcome", "failure")}))] == 1
+    assert got[("dashboard_logins_total", frozenset({("outcome", "success")}))] >= 1
+    ok = frozenset({("operation", "record_equity"), ("result", "ok")})
+    refused = frozenset({("operation", "record_equity"), ("result", "refused")})
+    assert got[("dashboard_writes_total", ok)] >= 1 and got[("dashboard_writes_total", refused)] == 1
