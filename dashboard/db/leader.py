@@ -81,7 +81,11 @@ class Leadership:
         while True:
             try:
                 if self._connection is None:
-                    self._connection = await asyncpg.connect(self.dsn, timeout=self.retry_s * 2)
+                    # Every statement on it is bounded (`command_timeout`): a lock query that never
+                    # answers must not stall leadership, it counts as a lost connection.
+                    self._connection = await asyncpg.connect(
+                        self.dsn, timeout=self.retry_s * 2, command_timeout=self.retry_s * 2
+                    )
                 if await self._connection.fetchval("SELECT pg_try_advisory_lock($1)", self.key):
                     return
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
