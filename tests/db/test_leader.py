@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -82,46 +83,45 @@ async def wait_until(condition: Callable[[], bool], seconds: float = 10.0) -> fl
     return loop.time() - started
 
 
-async def test_when_the_leader_dies_another_takes_over_and_the_job_never_runs_twice() -> None:
+@asynccontextmanager
+async def a_leads_b_waits(tries: int) -> AsyncIterator[Cluster]:
+    """a leads and b has tried `tries` times; everything is stopped afterwards, within a minute."""
     cluster = Cluster()
-    a, b = cluster.leaders["a"], cluster.leaders["b"]
     try:
         async with asyncio.timeout(60):
             cluster.start("a")
-            await wait_until(lambda: a.leading)
+            await wait_until(lambda: cluster.leaders["a"].leading)
             cluster.start("b")
-            await asyncio.sleep(4 * RETRY_S)  # b tries four times meanwhile
-            assert a.leading and not b.leading and cluster.work["b"].ticks == 0
-            # a dies: its code stops and the server ends its session.
-            await cluster.cut("a")
-            cluster.runs["a"].cancel()
-            took = await wait_until(lambda: b.leading)
-            assert took < 10  # the issue's bound; the design's is (1 + 2.5) periods
-            ticks = cluster.work["b"].ticks
-            await wait_until(lambda: cluster.work["b"].ticks > ticks)  # b's job runs
-            cluster.never_two_leaders()
+            await asyncio.sleep(tries * RETRY_S)
+            yield cluster
     finally:
         await cluster.stop()
+
+
+async def test_when_the_leader_dies_another_takes_over_and_the_job_never_runs_twice() -> None:
+    async with a_leads_b_waits(tries=4) as cluster:
+        a, b = cluster.leaders["a"], cluster.leaders["b"]
+        assert a.leading and not b.leading and cluster.work["b"].ticks == 0
+        # a dies: its code stops and the server ends its session.
+        await cluster.cut("a")
+        cluster.runs["a"].cancel()
+        took = await wait_until(lambda: b.leading)
+        assert took < 10  # the issue's bound; the design's is (1 + 2.5) periods
+        ticks = cluster.work["b"].ticks
+        await wait_until(lambda: cluster.work["b"].ticks > ticks)  # b's job runs
+        cluster.never_two_leaders()
 
 
 async def test_a_leader_cut_off_but_alive_stops_its_job_before_anyone_starts_theirs() -> None:
-    cluster = Cluster()
-    a, b = cluster.leaders["a"], cluster.leaders["b"]
-    try:
-        async with asyncio.timeout(60):
-            cluster.start("a")
-            await wait_until(lambda: a.leading)
-            cluster.start("b")
-            await asyncio.sleep(2 * RETRY_S)
-            await cluster.cut("a")  # a lives on and competes again
-            await wait_until(lambda: not a.leading)
-            stopped_at = cluster.work["a"].ticks
-            await wait_until(lambda: a.leading or b.leading)  # one of them leads again
-            cluster.never_two_leaders()
-            if b.leading:
-                assert cluster.work["a"].ticks == stopped_at  # a's job stayed stopped
-    finally:
-        await cluster.stop()
+    async with a_leads_b_waits(tries=2) as cluster:
+        a, b = cluster.leaders["a"], cluster.leaders["b"]
+        await cluster.cut("a")  # a lives on and competes again
+        await wait_until(lambda: not a.leading)
+        stopped_at = cluster.work["a"].ticks
+        await wait_until(lambda: a.leading or b.leading)  # one of them leads again
+        cluster.never_two_leaders()
+        if b.leading:
+            assert cluster.work["a"].ticks == stopped_at  # a's job stayed stopped
 
 
 async def test_a_database_that_is_down_is_waited_for() -> None:
