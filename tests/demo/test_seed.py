@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -28,6 +29,7 @@ from dashboard.db.models import (
     User,
 )
 from dashboard.db.session import Database
+from dashboard.demo.fleet import load_fleet
 from dashboard.demo.seed import DEMO_PASSWORD, demo_logins, is_seeded, seed_demo
 from dashboard.domain.enums import (
     GuardType,
@@ -371,6 +373,27 @@ async def test_second_seed_without_reset_raises_and_changes_nothing(database: Da
     with pytest.raises(ServiceError, match="already holds data; use --reset"):
         await seed_demo(database, seed=3, now=NOW, **SMALL)
     assert await table_counts(database) == before
+
+
+async def test_two_processes_seeding_at_once_seed_once_and_the_second_is_told_why(
+    pg_database: Database,
+) -> None:
+    """Two app processes started together on an empty database (docker compose up) both seed: one
+    does, the other waits for it and finds the data, instead of failing on a duplicate key."""
+    other = Database(pg_database.url)
+    try:
+        results = await asyncio.gather(
+            seed_demo(pg_database, seed=3, now=NOW, **SMALL),
+            seed_demo(other, seed=3, now=NOW, **SMALL),
+            return_exceptions=True,
+        )
+    finally:
+        await other.dispose()
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(refused) == 1 and isinstance(refused[0], ServiceError), results
+    assert "already holds data" in str(refused[0])
+    assert await is_seeded(pg_database)
+    assert (await table_counts(pg_database))["users"] == len(load_fleet().users)
 
 
 async def test_reset_replaces_everything(database: Database, capsys: pytest.CaptureFixture[str]) -> None:

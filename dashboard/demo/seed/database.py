@@ -33,6 +33,7 @@ from dashboard.db.models import (
     TradingAccount,
     User,
 )
+from dashboard.db.serialize import SEED_LOCK_KEY, one_at_a_time
 from dashboard.db.session import Database
 from dashboard.demo.fleet import AccountDef, FleetDefinition, load_fleet
 from dashboard.demo.seed.account_history import AccountHistory, account_history
@@ -192,6 +193,8 @@ async def seed_demo(
     totals = Counter[str]()
 
     async with db.session() as session:
+        # Two processes starting on an empty database: the second waits, then finds the data.
+        await one_at_a_time(session, SEED_LOCK_KEY)
         if await _holds_data(session):
             if not reset:
                 raise ServiceError("database already holds data; use --reset")
