@@ -50,9 +50,12 @@ class Leadership:
         self.on_change = on_change
         self.leading = False
         self._connection: Any = None
+        self._task: asyncio.Task[Any] | None = None
 
     async def run(self, job: Job) -> None:
-        """Forever: wait to lead, run `job` while leading, start over when leadership is lost."""
+        """Forever: wait to lead, run `job` while leading, start over when leadership is lost.
+        Ends only when cancelled (`resign`)."""
+        self._task = asyncio.current_task()
         if self.single_process:
             log.warning("SQLite: a single process, which leads background work")
             self._set(True)
@@ -113,6 +116,11 @@ class Leadership:
         self.leading = leading
         self.on_change(leading)
 
-    async def close(self) -> None:
-        """Give the lock up (a graceful stop): the next process takes over at its next try."""
+    async def resign(self) -> None:
+        """Stop the job and give the lock up for good (a graceful stop): another process takes over
+        at its next try instead of waiting for this one's session to end."""
+        task, self._task = self._task, None
+        if task is not None and task is not asyncio.current_task() and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
         await self._drop()

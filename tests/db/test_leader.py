@@ -70,7 +70,7 @@ class Cluster:
             run.cancel()
         await asyncio.wait_for(asyncio.gather(*self.runs.values(), return_exceptions=True), timeout=10)
         for leadership in self.leaders.values():
-            await leadership.close()
+            await leadership.resign()
 
 
 async def wait_until(condition: Callable[[], bool], seconds: float = 10.0) -> float:
@@ -122,6 +122,21 @@ async def test_a_leader_cut_off_but_alive_stops_its_job_before_anyone_starts_the
         cluster.never_two_leaders()
         if b.leading:
             assert cluster.work["a"].ticks == stopped_at  # a's job stayed stopped
+
+
+async def test_a_leader_that_resigns_stops_its_job_and_another_takes_over_without_waiting_for_a_timeout() -> (
+    None
+):
+    async with a_leads_b_waits(tries=2) as cluster:
+        a, b = cluster.leaders["a"], cluster.leaders["b"]
+        await a.resign()  # a graceful stop: nobody ends a's session from outside
+        assert not a.leading and cluster.runs["a"].done()
+        stopped_at = cluster.work["a"].ticks
+        took = await wait_until(lambda: b.leading)
+        assert took < 10
+        await asyncio.sleep(4 * RETRY_S)
+        assert not a.leading and cluster.work["a"].ticks == stopped_at  # a stopped trying for good
+        cluster.never_two_leaders()
 
 
 async def test_a_database_that_is_down_is_waited_for() -> None:
