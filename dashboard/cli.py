@@ -180,6 +180,9 @@ def _users_token(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> None:
+    from dashboard.web.shared_storage import use_shared_storage
+
+    use_shared_storage(settings)  # before NiceGUI is imported (by dashboard.app)
     from dashboard.app import serve
 
     serve(settings, demo=args.demo)
