@@ -10,6 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
+from dashboard.db.serialize import MIGRATION_LOCK_KEY, one_at_a_time
 from dashboard.db.session import Database
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -24,8 +25,10 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 async def upgrade(database: Database, revision: str = "head") -> None:
-    """Bring the schema to `revision`; a no-op when it is already there."""
+    """Bring the schema to `revision`; a no-op when it is already there. Processes that start
+    together take turns: the second finds the schema already there."""
     async with database.engine.begin() as conn:
+        await one_at_a_time(conn, MIGRATION_LOCK_KEY)
         await conn.run_sync(lambda sync_conn: command.upgrade(alembic_config(sync_conn), revision))
 
 

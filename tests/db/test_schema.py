@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
+import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -15,6 +18,7 @@ from dashboard.db.migrate import current_revision, head_revision, upgrade
 from dashboard.db.models import Base, User
 from dashboard.db.session import Database
 from dashboard.domain.enums import Role
+from tests.conftest import PG_ADMIN_DB, PG_HOST, PG_PORT, PG_USER, pg_url
 
 
 async def test_migrations_reach_head_and_are_idempotent(database: Database) -> None:
@@ -77,3 +81,24 @@ async def test_models_and_migrations_agree(database: Database) -> None:
             )
         )
     assert diff == []
+
+
+@pytest.mark.postgres
+async def test_two_processes_migrating_an_empty_database_together_both_succeed() -> None:
+    """Two app processes started together (docker compose up) both migrate at start-up: they take
+    turns instead of one failing on a table the other is creating."""
+    name = f"tbt_migrate_{os.getpid()}"
+    admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_ADMIN_DB, timeout=5)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        first, second = Database(pg_url(name)), Database(pg_url(name))
+        try:
+            await asyncio.gather(upgrade(first), upgrade(second))
+            assert await current_revision(first) == head_revision()
+        finally:
+            await first.dispose()
+            await second.dispose()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
