@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nicegui import Client, app, ui
 from nicegui.dependencies import JsComponent
+from nicegui.outbox import Outbox
 
 from dashboard.auth.sessions import Principal
 from dashboard.cache.queries import Cached
@@ -150,6 +151,7 @@ class LivePage:
     interval_s: int = DEFAULT_REFRESH_S
     timer: ui.timer | None = None
     ended: bool = False
+    tick_started: float | None = None
     tz: tzinfo = UTC
     stamp: ui.element | None = None
     client: Client | None = None
@@ -226,8 +228,22 @@ class LivePage:
             e.component.name for e in self.client.elements.values() if isinstance(e.component, JsComponent)
         )
         self.client.on_delete(self.dispose)
+        self._time_pushes(outbox)
         self.runtime.metrics.live_tabs.inc()
         ui.timer(random.uniform(0.05, 0.5), self._first, once=True)
+
+    def _time_pushes(self, outbox: Outbox) -> None:
+        """Push latency for `/metrics`: from a tick's start until its update message was handed to
+        the tab's socket by NiceGUI's outbox (its own loop sends what a tick changed)."""
+        emit = outbox._emit
+
+        async def timed(message: Any) -> None:
+            await emit(message)
+            if message[1] == "update" and self.tick_started is not None:
+                self.runtime.metrics.push_seconds.observe(time.perf_counter() - self.tick_started)
+                self.tick_started = None
+
+        outbox._emit = timed  # type: ignore[method-assign]
 
     async def _first(self) -> None:
         """The first data at once; then the periodic ticks, at a random phase of their interval:
@@ -275,8 +291,11 @@ class LivePage:
         if self.ended:
             return
         started = time.perf_counter()
+        self.tick_started = started
         await self._tick(force)
         self.runtime.metrics.tick_seconds.observe(time.perf_counter() - started)
+        if self.client is None or not self.client.outbox.updates:
+            self.tick_started = None  # nothing to push: a later user action is not this tick's push
 
     async def _tick(self, force: bool) -> None:
         if not await self.session_valid():

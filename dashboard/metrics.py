@@ -21,6 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.registry import Collector
 
 from dashboard import __version__
+from dashboard.account_gauges import AccountGauges
 from dashboard.cache.cache import QueryCache
 from dashboard.db.session import Database
 from dashboard.settings import Settings
@@ -70,6 +71,15 @@ class AppMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.push_seconds = Histogram(
+            "dashboard_push_duration_seconds",
+            "From a live tab's tick start until its changes were handed to the tab's socket.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        # Filled by the leader only (`dashboard.account_gauges`): one series per account per cluster.
+        self.accounts = AccountGauges()
+        self.registry.register(self.accounts)
 
     def watch(
         self, settings: Settings, database: Database, cache: QueryCache, ready: Callable[[], bool]

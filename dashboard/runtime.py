@@ -17,6 +17,7 @@ from dashboard.auth.tokens import TokenService
 from dashboard.cache.cache import CacheConfig, QueryCache
 from dashboard.cache.queries import CachedQueries
 from dashboard.cache.writer import Writer
+from dashboard.db.leader import Leadership
 from dashboard.db.pending_invalidations import DatabasePendingStore
 from dashboard.db.session import Database
 from dashboard.metrics import AppMetrics
@@ -65,6 +66,8 @@ class Runtime:
     write: Writer = field(init=False)
     auth: AuthService = field(init=False)
     users: UserAdmin = field(init=False)
+    # Who runs the cluster's background work (`dashboard.background`): one process at a time.
+    leadership: Leadership = field(init=False)
     readiness: Readiness = field(default_factory=Readiness)
     metrics: AppMetrics = field(default_factory=AppMetrics)
 
@@ -89,6 +92,7 @@ class Runtime:
             on_login=lambda outcome: self.metrics.logins.labels(outcome).inc(),
         )
         self.users = UserAdmin(self.write)
+        self.leadership = Leadership(self.settings.database_url, on_change=self.metrics.leader.set)
         self.metrics.watch(self.settings, self.database, self.cache, lambda: self.readiness.ready)
 
     @classmethod
@@ -111,6 +115,7 @@ class Runtime:
         await self.cache.start()
 
     async def close(self) -> None:
+        await self.leadership.resign()
         await self.cache.close()
         await self.database.dispose()
 

@@ -34,6 +34,8 @@ class AccountGuardState(ReadModel):
     max_loss_mode: MaxLossMode
     open_positions: int
     updated_at: datetime | None
+    # The broker bridge's last sync: a bridge that stopped leaves every gauge frozen on its last value.
+    last_sync_at: datetime | None
 
 
 class AccountGuardList(ReadModel):
