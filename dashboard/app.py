@@ -26,17 +26,17 @@ from nicegui.nicegui import sio_app
 
 from dashboard.api.router import build_api
 from dashboard.auth.secret import JwtSecret, resolve_jwt_secret
-from dashboard.db.leader import Leadership
+from dashboard.background import leader_work
 from dashboard.db.migrate import upgrade
 from dashboard.db.outage import DatabaseUnavailable
 from dashboard.demo.seed import DEMO_PASSWORD, demo_logins, ensure_demo_passwords, is_seeded, seed_demo
-from dashboard.demo.simulator import Simulator
 from dashboard.gc_tuning import COLLECT_EVERY_S, ClosedTabs, tune_gc
 from dashboard.metrics import RequestMetrics
 from dashboard.runtime import Runtime, current_metrics, current_runtime, install_runtime
 from dashboard.services.errors import ServiceError
 from dashboard.settings import Environment, Settings
 from dashboard.web import session, socket_rooms
+from dashboard.web.graceful import GracefulServer
 from dashboard.web.guards import ASGIApp, OriginGuard, SessionGuard
 from dashboard.web.proxies import behind_proxies
 from dashboard.web.socket_route import SocketRoute
@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 TITLE = "TeleBot Live Dashboard"
 MIGRATION_RETRY_S = 2.0
 RECONNECT_TIMEOUT_S = 10.0
+#: After the tabs were asked to move, uvicorn waits this long for open requests before closing.
+GRACEFUL_SHUTDOWN_S = 2
 
 
 def configure(settings: Settings, *, demo: bool) -> JwtSecret:
@@ -117,10 +119,8 @@ async def _bring_up(runtime: Runtime, *, demo: bool) -> None:
     if demo:
         logins = ", ".join(await demo_logins(runtime.database))
         print(f"Demo logins (password '{DEMO_PASSWORD}'): {logins}", flush=True)
-        simulator = Simulator(runtime.write, interval_s=runtime.settings.simulate_interval_s)
-        # One simulator per cluster: it runs in whichever process holds the leader lock.
-        leadership = Leadership(runtime.settings.database_url, on_change=runtime.metrics.leader.set)
-        background_tasks.create(leadership.run(simulator.run_forever), name="demo-simulator")
+    # Background work runs once per cluster: in whichever process holds the leader lock.
+    background_tasks.create(runtime.leadership.run(leader_work(runtime, demo=demo)), name="leader")
 
 
 async def _prepare_demo(runtime: Runtime) -> None:
@@ -155,7 +155,7 @@ def serve(settings: Settings, *, demo: bool) -> None:
         reconnect_timeout=RECONNECT_TIMEOUT_S,
         show_welcome_message=False,
     )
-    uvicorn.run(
+    config = uvicorn.Config(
         served(api, settings.trusted_proxy_list),
         host=settings.host,
         port=settings.port,
@@ -163,7 +163,26 @@ def serve(settings: Settings, *, demo: bool) -> None:
         ws=WebSocketProtocol,  # both measured: dashboard/web/websocket_protocol.py
         ws_per_message_deflate=False,
         proxy_headers=False,  # forwarded headers are read in the app, from trusted proxies only
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
+    GracefulServer(config, lambda: drain(settings.drain_s)).run()
+
+
+async def drain(wait_s: float) -> None:
+    """SIGTERM: stop taking new browsers, then move the open tabs to another process.
+
+    Not ready first (the proxy's health check sees it and sends new browsers elsewhere); after
+    `wait_s` every tab is asked to reconnect: NiceGUI's client fetches its page again (now answered
+    by another process, which the proxy's cookie then pins it to) and reloads, with its session
+    cookie, so nobody logs in again. The leader gives its lock up at once.
+    """
+    runtime = current_runtime()
+    runtime.readiness.draining = True
+    log.warning("SIGTERM: draining; open tabs are moved in %.1f s", wait_s)
+    await runtime.leadership.resign()
+    await asyncio.sleep(wait_s)
+    await core.sio.emit("try_reconnect", {})
+    await asyncio.sleep(0.2)  # let the sockets carry the message before they close
 
 
 def served(api: FastAPI, trusted_proxies: Sequence[str] = ()) -> ASGIApp:
@@ -173,4 +192,4 @@ def served(api: FastAPI, trusted_proxies: Sequence[str] = ()) -> ASGIApp:
     return behind_proxies(RequestMetrics(SocketRoute(api, sio_app), current_metrics), trusted_proxies)
 
 
-__all__ = ["configure", "serve", "served"]
+__all__ = ["configure", "drain", "serve", "served"]

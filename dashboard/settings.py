@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # `GET /metrics` (Prometheus): with a token, only `Authorization: Bearer <token>`; without one,
     # only from this machine (127.0.0.1 / ::1, after trusted proxies are resolved).
     metrics_token: SecretStr | None = Field(default=None, min_length=16)
+    # SIGTERM: seconds to report not-ready before asking the open tabs to reconnect elsewhere. It
+    # must cover the proxy's health check noticing (deploy/haproxy: every 0.5 s, down after 2).
+    drain_s: float = Field(default=1.5, ge=0, le=5)
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     # How often the in-process simulator (run --demo) produces quotes, equity and syncs.
