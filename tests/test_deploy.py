@@ -12,6 +12,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
+
+from dashboard.settings import Settings
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 PROMETHEUS = DEPLOY / "prometheus"
@@ -67,3 +70,38 @@ def test_haproxy_config_is_valid() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_compose_file_wires_the_parts_as_the_cluster_tests_do() -> None:
+    """No Docker here: read the file and check what would break a deployment silently."""
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert set(services) == {"postgres", "redis", "app1", "app2", "haproxy", "prometheus"}
+    apps = {name: services[name] for name in ("app1", "app2")}
+    settings = set(Settings.model_fields)
+    for name, app in apps.items():
+        variables = {key for key in app["environment"] if key.startswith("DASHBOARD_")}
+        unknown = {key for key in variables - {"DASHBOARD_RUN_ARGS"} if key[10:].lower() not in settings}
+        assert not unknown, f"{name}: {unknown}"
+        for needed in ("DATABASE_URL", "REDIS_URL", "JWT_SECRET", "METRICS_TOKEN", "TRUSTED_PROXIES"):
+            assert f"DASHBOARD_{needed}" in variables, (name, needed)
+        assert app["stop_grace_period"] == "15s"  # longer than a drain
+    # The same secret and data in both processes (the anchor gives them one environment).
+    assert apps["app1"]["environment"] == apps["app2"]["environment"]
+    haproxy = services["haproxy"]
+    lines = (DEPLOY / "haproxy" / "haproxy.cfg").read_text().splitlines()
+    config = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
+    assert set(re.findall(r"\$\{(\w+)\}", config)) == set(haproxy["environment"])
+    assert {haproxy["environment"][f"APP{n}_ADDR"] for n in (1, 2)} == {"app1:8080", "app2:8080"}
+    proxy_address = haproxy["networks"]["backend"]["ipv4_address"]
+    assert apps["app1"]["environment"]["DASHBOARD_TRUSTED_PROXIES"] == proxy_address
+    assert str(Path("/usr/local/etc/haproxy/haproxy.cfg")) in haproxy["volumes"][0]
+    prometheus = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    (job,) = prometheus["scrape_configs"]
+    assert job["static_configs"][0]["targets"] == ["app1:8080", "app2:8080"]
+    secret = job["authorization"]["credentials_file"]
+    assert secret == f"/run/secrets/{services['prometheus']['secrets'][0]}"
+    assert compose["secrets"]["metrics_token"]["environment"] == "DASHBOARD_METRICS_TOKEN"
+    example = (DEPLOY / "env.example").read_text()
+    required = set(re.findall(r"\$\{(\w+):\?", (DEPLOY / "docker-compose.yml").read_text()))
+    assert required <= set(re.findall(r"^(\w+)=", example, re.MULTILINE))
