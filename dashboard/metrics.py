@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector
 from dashboard import __version__
 from dashboard.account_gauges import AccountGauges
 from dashboard.cache.cache import QueryCache
-from dashboard.db.session import Database
+from dashboard.db.session import Database, TimedPool
 from dashboard.settings import Settings
 
 Scope = MutableMapping[str, Any]
@@ -147,13 +147,17 @@ class RuntimeCollector(Collector):
         pool = self.database.engine.sync_engine.pool
         in_use = GaugeMetricFamily("dashboard_db_pool_in_use", "Database connections checked out.")
         size = GaugeMetricFamily("dashboard_db_pool_size", "Database connections held open by the pool.")
-        checkedout = getattr(pool, "checkedout", None)
-        pool_size = getattr(pool, "size", None)
-        if callable(checkedout) and callable(pool_size):  # a queue pool (PostgreSQL); SQLite has none
-            in_use.add_metric([], float(checkedout()))
-            size.add_metric([], float(pool_size()))
-        yield in_use
-        yield size
+        checkouts = CounterMetricFamily("dashboard_db_pool_checkouts", "Connections taken from the pool.")
+        wait = CounterMetricFamily(
+            "dashboard_db_pool_wait_seconds",
+            "Time spent getting connections from the pool (opening new ones included).",
+        )
+        if isinstance(pool, TimedPool):  # PostgreSQL; SQLite has no queue pool
+            in_use.add_metric([], float(pool.checkedout()))
+            size.add_metric([], float(pool.size()))
+            checkouts.add_metric([], float(pool.checkouts))
+            wait.add_metric([], pool.wait_s)
+        yield from (in_use, size, checkouts, wait)
 
 
 class RequestMetrics:

@@ -1,6 +1,6 @@
 """Transactions that must not run side by side in two processes (migrations and the demo seed when
-two processes start together on an empty database): a PostgreSQL advisory lock held until the transaction ends. SQLite serializes
-writers by itself and is one process anyway."""
+two processes start together on an empty database): a PostgreSQL advisory lock held until the
+transaction ends. SQLite serializes writers by itself and is one process anyway."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ per request. Anything else (a bug, a constraint) propagates unchanged.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
 
 from dashboard.db.limits import PoolLimits
 from dashboard.db.outage import DatabaseUnavailable, OutageMonitor, is_outage
@@ -104,6 +106,7 @@ def _make_engine(url: str, *, echo: bool, limits: PoolLimits) -> AsyncEngine:
         pool_size=limits.size,
         max_overflow=limits.overflow,
         pool_timeout=limits.checkout_timeout_s,
+        poolclass=TimedPool,
         connect_args={"timeout": limits.connect_timeout_s, "command_timeout": limits.statement_timeout_s},
     )
     engine = create_async_engine(url, **kwargs)
@@ -113,6 +116,22 @@ def _make_engine(url: str, *, echo: bool, limits: PoolLimits) -> AsyncEngine:
     # that died in use (see the cache's loader).
     event.listen(engine.sync_engine, "checkout", _discard_closed)
     return engine
+
+
+class TimedPool(AsyncAdaptedQueuePool):
+    """The queue pool, counting checkouts and the time spent getting them (`/metrics`: a pool too
+    small for the load shows as wait before it shows as 503s)."""
+
+    checkouts: int = 0
+    wait_s: float = 0.0
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        started = time.perf_counter()
+        try:
+            return super()._do_get()
+        finally:
+            self.checkouts += 1
+            self.wait_s += time.perf_counter() - started
 
 
 def _discard_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

@@ -304,11 +304,13 @@ def test_prometheus_scrapes_both_processes_and_one_series_per_account(cluster: C
         pushes = cluster.query(
             "sum by (process) (max_over_time(dashboard_push_duration_seconds_count[15m])) > 0"
         )
+        pools = cluster.query("dashboard_db_pool_checkouts_total > 0")
         gauges = cluster.query("dashboard_account_drawdown_percent")
         ages = cluster.query("dashboard_account_sync_age_seconds")
         return (
             {r["metric"]["process"] for r in requests} == {"app1", "app2"}
             and {r["metric"]["process"] for r in pushes} == {"app1", "app2"}
+            and {r["metric"]["process"] for r in pools} == {"app1", "app2"}
             and len(gauges) == accounts
             and len({r["metric"]["account"] for r in gauges}) == accounts
             and len(ages) == accounts
