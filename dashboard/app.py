@@ -32,7 +32,7 @@ from dashboard.db.outage import DatabaseUnavailable
 from dashboard.demo.seed import DEMO_PASSWORD, demo_logins, ensure_demo_passwords, is_seeded, seed_demo
 from dashboard.gc_tuning import COLLECT_EVERY_S, ClosedTabs, tune_gc
 from dashboard.metrics import RequestMetrics
-from dashboard.runtime import Runtime, current_metrics, current_runtime, install_runtime
+from dashboard.runtime import NotReady, Runtime, current_metrics, current_runtime, install_runtime
 from dashboard.services.errors import ServiceError
 from dashboard.settings import Environment, Settings
 from dashboard.web import session, socket_rooms
@@ -176,7 +176,10 @@ async def drain(wait_s: float) -> None:
     by another process, which the proxy's cookie then pins it to) and reloads, with its session
     cookie, so nobody logs in again. The leader gives its lock up at once.
     """
-    runtime = current_runtime()
+    try:
+        runtime = current_runtime()
+    except NotReady:
+        return  # stopped while starting: nothing is served yet
     runtime.readiness.draining = True
     log.warning("SIGTERM: draining; open tabs are moved in %.1f s", wait_s)
     await runtime.leadership.resign()

@@ -28,8 +28,9 @@ class GracefulServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, drain: Drain) -> None:
         super().__init__(config)
         self.drain = drain
-        self.draining: asyncio.Task[None] | None = None
+        self.draining = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._drain_task: asyncio.Task[None] | None = None
 
     async def serve(self, sockets: Any = None) -> None:
         self._loop = asyncio.get_running_loop()
@@ -37,16 +38,17 @@ class GracefulServer(uvicorn.Server):
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         """Called from the signal handler: only schedule work on the loop."""
-        if self.draining is not None or self._loop is None or sig != signal.SIGTERM:
+        if self.draining or self._loop is None or sig != signal.SIGTERM:
             super().handle_exit(sig, frame)  # a second signal: stop now
             if self.should_exit and sig == signal.SIGTERM:
                 self.force_exit = True
             return
+        self.draining = True
         self._captured_signals.append(sig)
         self._loop.call_soon_threadsafe(self._start_draining)
 
     def _start_draining(self) -> None:
-        self.draining = asyncio.ensure_future(self._drain_then_exit())
+        self._drain_task = asyncio.ensure_future(self._drain_then_exit())
 
     async def _drain_then_exit(self) -> None:
         try:
