@@ -262,3 +262,21 @@ async def test_a_frozen_redis_costs_a_read_a_fraction_of_a_second(
     finally:
         proxy.frozen = False
         await proxy.stop()
+
+
+async def test_a_connection_closed_under_a_write_is_an_outage_not_a_traceback(
+    make_cache: CacheFactory, namespace: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """redis-py lets this race escape as AttributeError (redis/redis-py#4287); a read must still
+    be answered, from the database, with the breaker open like for any lost connection."""
+    cache = make_cache(namespace=namespace, redis_url=redis_url, ttl_s=60, local_ttl_s=0.01)
+    await cache.start()
+    assert cache.redis is not None
+
+    async def closed_writer(*_: object, **__: object) -> None:
+        raise AttributeError("'NoneType' object has no attribute 'writelines'")
+
+    monkeypatch.setattr(cache.redis.client, "mget", closed_writer)
+    loader = CountingLoader(7)
+    assert (await cache.get_model(KEY, Box, loader)).n == 7
+    assert loader.calls == 1 and cache.report().redis_state == "open"
