@@ -315,6 +315,8 @@ class LivePage:
             if isinstance(data, Unauthenticated):
                 self.end_session()
                 return
+            if isinstance(data, asyncio.CancelledError):
+                return  # the process is stopping: its reads were cancelled, nothing failed
             if isinstance(data, BaseException):
                 complete = False
                 self._failed(state, data)

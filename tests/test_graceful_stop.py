@@ -56,7 +56,7 @@ def test_sigterm_reports_not_ready_while_still_answering_then_exits(tmp_path: Pa
         )
         assert "draining" in ready["reasons"]
         assert httpx.get(f"{base}/health/live", timeout=2).status_code == 200  # still answering
-        proc.wait(timeout=10)
+        assert proc.wait(timeout=10) == 0  # stopped as asked: a clean exit
         assert time.monotonic() - started >= 3  # the drain was waited out
     finally:
         if proc.poll() is None:

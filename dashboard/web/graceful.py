@@ -43,8 +43,9 @@ class GracefulServer(uvicorn.Server):
             if self.should_exit and sig == signal.SIGTERM:
                 self.force_exit = True
             return
+        # Not recorded as captured: uvicorn would raise it again after the shutdown, and a
+        # process that drained and stopped as asked exits with 0, not "killed by SIGTERM".
         self.draining = True
-        self._captured_signals.append(sig)
         self._loop.call_soon_threadsafe(self._start_draining)
 
     def _start_draining(self) -> None:
