@@ -32,8 +32,10 @@ _UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del'
 
 # CLOSED_WRITER_RACE: redis-py (8.x) lets a write on a connection closed under it escape as
 # AttributeError or TypeError (`'NoneType' object has no attribute 'writelines'`;
-# redis/redis-py#4287, #3546): a lost connection like any other, not a bug of ours. Seen 1,028
-# times on a process that took 500 tabs at once (bench/cluster.py), each a traceback in a tick.
+# redis/redis-py#4287, #3546), and uvloop as RuntimeError ("unable to perform operation on
+# <TCPTransport closed=True>; the handler is closed"): a lost connection like any other, not a
+# bug of ours. Seen 1,028 and 168 times on a process that took 500 tabs at once
+# (bench/cluster.py), each a traceback in a live tab's tick.
 
 
 class RedisUnavailable(Exception):
@@ -120,6 +122,7 @@ class RedisTier:
             TimeoutError,
             AttributeError,
             TypeError,
+            RuntimeError,
         ) as error:  # see CLOSED_WRITER_RACE
             self._trip(error)
             raise RedisUnavailable(str(error)) from error
