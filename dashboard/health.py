@@ -14,6 +14,9 @@ from pydantic import BaseModel
 from dashboard.cache.metrics import CacheMetricsReport
 from dashboard.runtime import Runtime
 
+#: Readiness may reuse a database answer this old (a proxy asks twice a second per process).
+READY_PING_AGE_S = 1.0
+
 
 class ReadyReport(BaseModel):
     ready: bool
@@ -45,7 +48,7 @@ async def check_ready(runtime: Runtime) -> ReadyReport:
         reasons.append("demo seed running")
     if readiness.draining:
         reasons.append("draining")
-    if not await runtime.database.ping():
+    if not await runtime.database.ping(max_age_s=READY_PING_AGE_S):
         reasons.append("database unreachable")
     return ReadyReport(ready=not reasons, reasons=reasons)
 
