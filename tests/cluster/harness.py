@@ -239,9 +239,10 @@ class Cluster:
         self.wait_in_rotation(name)
 
     def wait_in_rotation(self, name: str) -> None:
-        """HAProxy takes a process after 2 good checks 0.5 s apart: its own cookie reaches it."""
+        """HAProxy takes a process after 2 good checks 0.5 s apart: a page load with its cookie
+        reaches it (and is not redispatched, which would set the other process's cookie)."""
         wait_for(
-            lambda: self.proxied_server("/health/ready", cookie=name) == name,
+            lambda: self.proxied_server("/login", cookie=name) == name,
             20,
             f"haproxy routing to {name}",
         )
