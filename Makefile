@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-fast env lint bench-queries bench-cache bench-api bench-sessions bench-db-tx bench-abuse bench-redis-recovery
+.PHONY: run test test-fast env lint bench-queries bench-cache bench-api bench-sessions bench-db-tx bench-abuse bench-redis-recovery bench-cluster
 
 run: env
 	$(PY) -m dashboard run --demo
@@ -34,6 +34,9 @@ bench-api: env
 
 bench-sessions: env
 	$(PY) bench/sessions.py
+
+bench-cluster: env
+	$(PY) bench/cluster.py
 
 bench-db-tx: env
 	$(PY) bench/db_tx.py
