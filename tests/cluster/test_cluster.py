@@ -11,19 +11,18 @@ import signal
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.cluster.harness import REFRESH_S, SIMULATE_S, Cluster, wait_for
-from tests.conftest import service_missing
-from tests.e2e.conftest import CHROMIUM, FLAGS, login
+from tests.e2e.conftest import browser, login
 from tests.process import run_cli
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.browser]
+__all__ = ["browser"]  # the e2e tests' chromium fixture, shared
 COOKIE = "DASHBOARD_SERVER"
 SERVICE_PASSWORD = "cluster-bridge-" + "x" * 16
 #: "Within one tick": the tab's tick interval, plus the time a page needs to show what it read.
@@ -39,16 +38,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     finally:
         tracebacks = started.stop()
     assert tracebacks == []
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        service_missing("Debian's chromium", FileNotFoundError(CHROMIUM))
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield instance
-        instance.close()
 
 
 def pinned(browser: Browser, cluster: Cluster, server: str) -> BrowserContext:
