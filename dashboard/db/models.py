@@ -31,6 +31,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from dashboard.db.types import BigIntPK, Money, Num, Pct, Price, UTCDateTime, Volume
 from dashboard.domain.enums import (
     AccountStatus,
+    AlertKind,
+    AlertState,
     CloseReason,
     DailyLossBasis,
     DivergenceKind,
@@ -326,6 +328,32 @@ class GuardEvent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Alert(Base):
+    """The alert outbox: written in the transaction of the event that raises or resolves it, so
+    no event is lost and none is announced for a write that rolled back. Delivery reads it later
+    (`dispatched_at` is set once it has been handed to the channels)."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index(None, "dispatched_at", "id"),
+        Index(None, "key", "created_at"),
+        Index(None, "account_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    # What raises and resolves it (e.g. `guard:drawdown:account:12`): the same key for both.
+    key: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[AlertKind] = mapped_column(str_enum(AlertKind, "alert_kind"))
+    state: Mapped[AlertState] = mapped_column(str_enum(AlertState, "alert_state"))
+    level: Mapped[Level] = mapped_column(str_enum(Level, "alert_level"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("trading_accounts.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    guard_event_id: Mapped[int | None] = mapped_column(ForeignKey("guard_events.id"))
+    title: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class MarketState(Base):

@@ -138,6 +138,20 @@ class GuardState(StrEnum):
     CLEARED = "cleared"
 
 
+class AlertKind(StrEnum):
+    """What raised an alert (guard events today; incidents, silent accounts and the dashboard's
+    own trouble are the other sources the alerting issue names)."""
+
+    GUARD = "guard"
+
+
+class AlertState(StrEnum):
+    """A raise and its recovery share a key; the recovery is sent as "resolved"."""
+
+    RAISED = "raised"
+    RESOLVED = "resolved"
+
+
 class DailyLossBasis(StrEnum):
     INITIAL = "initial"
     SOD_BALANCE = "sod_balance"

@@ -15,6 +15,7 @@ from dashboard.domain.enums import Level
 from dashboard.domain.levels import Thresholds
 from dashboard.domain.numbers import DomainError, money
 from dashboard.domain.risk_state import AccountRules, RiskAlert, RiskState, advance
+from dashboard.services.alerts.outbox import add_guard_alerts
 from dashboard.services.errors import InvalidInput
 from dashboard.services.ingestion.common import lock_account
 from dashboard.services.ingestion.inputs import EquitySnapshotIn, parse
@@ -109,6 +110,8 @@ async def _record(session: AsyncSession, snap: EquitySnapshotIn) -> EquityResult
         drawdown_pct=new_state.drawdown_pct,
     )
     session.add(snapshot_row)
-    session.add_all(guard_event(account, alert, snap.ts) for alert in alerts)
+    events = [guard_event(account, alert, snap.ts) for alert in alerts]
+    session.add_all(events)
+    await add_guard_alerts(session, events)
     await session.flush()
     return EquityResult(snapshot_row.id, new_state.drawdown_pct, new_state.dd_level, alerts, True, touched)

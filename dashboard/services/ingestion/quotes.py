@@ -14,6 +14,7 @@ from dashboard.db.session import Database
 from dashboard.domain.instruments import normalise_symbol
 from dashboard.domain.market_guards import GuardTransition, SymbolGuardState, apply_quote, check_stale
 from dashboard.domain.numbers import DomainError
+from dashboard.services.alerts.outbox import add_guard_alerts
 from dashboard.services.errors import InvalidInput
 from dashboard.services.ingestion.common import instrument_specs
 from dashboard.services.ingestion.inputs import QuoteBatchIn, parse
@@ -81,7 +82,7 @@ async def _record(session: AsyncSession, batch: QuoteBatchIn, now: datetime) -> 
         elif latest is not None:
             row.bid, row.ask, row.quoted_at = latest.bid, latest.ask, latest.ts
         row.guard_state = state.to_json()
-    session.add_all(
+    events = [
         GuardEvent(
             account_id=None,
             user_id=None,
@@ -95,6 +96,8 @@ async def _record(session: AsyncSession, batch: QuoteBatchIn, now: datetime) -> 
             created_at=last_quote[t.symbol].ts if t.symbol in last_quote else now,
         )
         for t in transitions
-    )
+    ]
+    session.add_all(events)
+    await add_guard_alerts(session, events)
     touched = Touched().everyone(*FAMILIES)
     return QuotesResult(len(batch.quotes), transitions, touched)
