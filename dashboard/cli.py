@@ -74,6 +74,26 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("email")
     token.add_argument("--days", type=int, default=90, help="lifetime in days (1-365, default 90)")
     token.set_defaults(handler=_users_token)
+    alerts = commands.add_parser("alerts", help="alert channels (URLs are read from a prompt or stdin)")
+    alert_commands = alerts.add_subparsers(dest="alerts_command", required=True, metavar="WHAT")
+    channels = alert_commands.add_parser("channels", help="where alerts are sent (Apprise URLs)")
+    channel_commands = channels.add_subparsers(dest="channels_command", required=True, metavar="ACTION")
+    add = channel_commands.add_parser(
+        "add", help="add a channel; its Apprise URL (it holds secrets) comes from a prompt or stdin"
+    )
+    add.add_argument("name")
+    add.add_argument("--min-level", default="warning", help="normal, warning (default) or critical")
+    add.set_defaults(handler=_channels_add)
+    channel_commands.add_parser("list", help="list channels (URLs masked)").set_defaults(
+        handler=_channels_list
+    )
+    for name, handler, text in (
+        ("test", "_channels_test", "send a test message through a channel now"),
+        ("remove", "_channels_remove", "stop sending to a channel (its history stays)"),
+    ):
+        command = channel_commands.add_parser(name, help=text)
+        command.add_argument("name")
+        command.set_defaults(handler=globals()[handler])
     return parser
 
 
@@ -130,6 +150,61 @@ def _admin(settings: Settings, call: Callable[[Any], Coroutine[Any, Any, Any]]) 
 def _print_user(user: Any) -> None:
     state = "active" if user.is_active else "disabled"
     print(f"{user.id}\t{user.email}\t{user.role.value}\t{state}{chr(9) + 'demo' if user.is_demo else ''}")
+
+
+def _read_secret(what: str) -> str:
+    """A secret from a prompt on a terminal, else the first line of stdin; never from argv."""
+    import getpass
+
+    if sys.stdin.isatty():
+        return getpass.getpass(f"{what}: ")
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise ValueError(f"no {what} on stdin")
+    return line
+
+
+def _print_channel(channel: Any) -> None:
+    state = "enabled" if channel.enabled else "removed"
+    print(f"{channel.id}\t{channel.name}\t{channel.url}\t{channel.min_level.value}+\t{state}")
+
+
+def _channels_add(args: argparse.Namespace, settings: Settings) -> None:
+    from dashboard.services.alerts.channels import add_channel
+    from dashboard.services.alerts.secrets import ChannelSecrets
+
+    url = _read_secret("Apprise URL")
+    secrets = ChannelSecrets.of(settings.alerts_key)
+    _print_channel(
+        asyncio.run(
+            _with_db(settings, lambda db: add_channel(db, secrets, args.name, url, min_level=args.min_level))
+        )
+    )
+
+
+def _channels_list(args: argparse.Namespace, settings: Settings) -> None:
+    from dashboard.services.alerts.channels import list_channels
+
+    for channel in asyncio.run(_with_db(settings, list_channels)):
+        _print_channel(channel)
+
+
+def _channels_remove(args: argparse.Namespace, settings: Settings) -> None:
+    from dashboard.services.alerts.channels import remove_channel
+
+    _print_channel(asyncio.run(_with_db(settings, lambda db: remove_channel(db, args.name))))
+
+
+def _channels_test(args: argparse.Namespace, settings: Settings) -> None:
+    from dashboard.services.alerts.channels import test_channel
+    from dashboard.services.alerts.secrets import ChannelSecrets
+    from dashboard.services.alerts.sender import apprise_send
+
+    secrets = ChannelSecrets.of(settings.alerts_key)
+    error = asyncio.run(_with_db(settings, lambda db: test_channel(db, secrets, args.name, apprise_send)))
+    if error is not None:
+        raise ValueError(f"channel {args.name!r}: {error}")
+    print(f"test message accepted by channel {args.name!r}")
 
 
 def _users_create(args: argparse.Namespace, settings: Settings) -> None:

@@ -11,6 +11,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -78,6 +79,13 @@ class Settings(BaseSettings):
     # SIGTERM: seconds to report not-ready before asking the open tabs to reconnect elsewhere. It
     # must cover the proxy's health check noticing (deploy/haproxy: every 0.5 s, down after 2).
     drain_s: float = Field(default=1.5, ge=0, le=5)
+    # Encrypts alert channels' URLs at rest (they hold bot tokens and passwords): a Fernet key,
+    # `python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`.
+    # Without it, channels cannot be added.
+    alerts_key: SecretStr | None = None
+    # Delivery: tries per (alert, channel) before it is dead, and how often the leader looks.
+    alert_max_attempts: int = Field(default=8, ge=1, le=100)
+    alert_poll_s: float = Field(default=1.0, gt=0, le=60)
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     # How often the in-process simulator (run --demo) produces quotes, equity and syncs.
@@ -90,6 +98,16 @@ class Settings(BaseSettings):
     def _refresh_choice(cls, value: int) -> int:
         if value not in (2, 5, 10, 30):
             raise ValueError("must be one of 2, 5, 10, 30")
+        return value
+
+    @field_validator("alerts_key")
+    @classmethod
+    def _fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                Fernet(value.get_secret_value().encode())
+            except ValueError:
+                raise ValueError("must be a Fernet key (32 url-safe base64-encoded bytes)") from None
         return value
 
     @field_validator("trusted_proxies")

@@ -35,6 +35,7 @@ from dashboard.domain.enums import (
     AlertState,
     CloseReason,
     DailyLossBasis,
+    DeliveryStatus,
     DivergenceKind,
     GuardState,
     GuardType,
@@ -354,6 +355,53 @@ class Alert(Base):
     title: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AlertChannel(Base):
+    """Where alerts go: an Apprise URL (Telegram, e-mail, Slack, Teams, Discord, a JSON webhook),
+    stored encrypted (it holds tokens and passwords) with a masked form for display."""
+
+    __tablename__ = "alert_channels"
+    __table_args__ = (UniqueConstraint("name"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    scheme: Mapped[str] = mapped_column(String(32))
+    url_encrypted: Mapped[str] = mapped_column(Text)
+    url_masked: Mapped[str] = mapped_column(String(255))
+    # Alerts below this level are not sent here (a recovery follows its raise).
+    min_level: Mapped[Level] = mapped_column(str_enum(Level, "channel_min_level"), default=Level.WARNING)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AlertDelivery(Base):
+    """One alert to one channel; at most one row per pair, whatever happens to the worker."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (UniqueConstraint("alert_id", "channel_id"), Index(None, "status", "next_attempt_at"))
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("alert_channels.id"))
+    status: Mapped[DeliveryStatus] = mapped_column(str_enum(DeliveryStatus, "delivery_status"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(255))
+
+
+class AlertAttempt(Base):
+    """Every try to deliver, kept: when, and what came of it."""
+
+    __tablename__ = "alert_attempts"
+    __table_args__ = (Index(None, "delivery_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("alert_deliveries.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(String(255))
 
 
 class MarketState(Base):

@@ -31,3 +31,16 @@ def guard_alert(
         state=AlertState.RESOLVED if state is GuardState.CLEARED else AlertState.RAISED,
         level=level,
     )
+
+
+def retry_delay_s(attempt: int, draw: float, *, base_s: float = 2.0, cap_s: float = 600.0) -> float:
+    """Seconds before try `attempt + 1` after `attempt` failed ones: exponential (2, 4, 8 … s, at
+    most 10 min) with half of it jittered by `draw` in [0, 1), so channels that failed together
+    (a receiver that was down) are not all retried in the same instant."""
+    ceiling = min(cap_s, base_s * 2.0 ** max(0, attempt - 1))
+    return ceiling / 2 + ceiling / 2 * draw
+
+
+def idempotency_key(alert_id: int, channel_id: int) -> str:
+    """One per (alert, channel): a receiver that sees it twice knows the second is a repeat."""
+    return f"alert-{alert_id}-channel-{channel_id}"

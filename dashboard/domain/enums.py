@@ -145,6 +145,15 @@ class AlertKind(StrEnum):
     GUARD = "guard"
 
 
+class DeliveryStatus(StrEnum):
+    """An alert's delivery to one channel: pending until sent, retried with backoff, dead after
+    the last attempt."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
 class AlertState(StrEnum):
     """A raise and its recovery share a key; the recovery is sent as "resolved"."""
 

@@ -27,6 +27,8 @@ class AuditAction(StrEnum):
     PASSWORD_SET = "password_set"
     SERVICE_TOKEN_ISSUED = "service_token_issued"
     GUARD_EVENT_ACKNOWLEDGED = "guard_event_acknowledged"
+    ALERT_CHANNEL_ADDED = "alert_channel_added"
+    ALERT_CHANNEL_REMOVED = "alert_channel_removed"
 
 
 async def record(

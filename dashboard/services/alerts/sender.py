@@ -1,0 +1,62 @@
+"""Send one message through one Apprise URL (no hand-written Telegram, Slack or SMTP clients).
+
+The idempotency key goes in every message's text, and for the webhook schemes (json, form, xml)
+also in an `X-Idempotency-Key` header, so a receiver can drop a repeat: delivery is at least once
+(a worker killed between sending and recording sends again).
+Failures come back as a short text without the URL: Apprise's own log lines name the host only,
+and its debug lines (with payloads) are kept out of the service's log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import apprise
+
+from dashboard.domain.enums import AlertState, Level
+
+logging.getLogger("apprise").setLevel(logging.WARNING)
+
+WEBHOOK_SCHEMES = frozenset({"json", "jsons", "form", "forms", "xml", "xmls"})
+NOTIFY_TYPES = {
+    Level.CRITICAL: apprise.NotifyType.FAILURE,
+    Level.WARNING: apprise.NotifyType.WARNING,
+    Level.NORMAL: apprise.NotifyType.INFO,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    title: str
+    body: str
+    key: str
+    level: Level
+    state: AlertState
+
+
+#: How messages leave: `apprise_send` in the app; tests may pass their own.
+Send = Callable[[str, Message], Awaitable[str | None]]
+
+
+def target(url: str, key: str) -> str:
+    """The channel URL, with the idempotency header for the webhook schemes."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme not in WEBHOOK_SCHEMES:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}+X-Idempotency-Key={quote(key)}"
+
+
+async def apprise_send(url: str, message: Message) -> str | None:
+    """None when the channel accepted the message, else why not (never the URL)."""
+    notifier = apprise.Apprise()
+    if not notifier.add(target(url, message.key)):
+        return "the channel URL is not one Apprise understands"
+    kind = apprise.NotifyType.SUCCESS if message.state is AlertState.RESOLVED else NOTIFY_TYPES[message.level]
+    try:
+        result = await notifier.async_notify(title=message.title, body=message.body, notify_type=kind)
+    except Exception as error:  # a plugin's own failure: a failed attempt like any other
+        return f"sending failed: {type(error).__name__}"
+    return None if result else "the channel did not accept the message"
