@@ -196,12 +196,14 @@ def _channels_remove(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _channels_test(args: argparse.Namespace, settings: Settings) -> None:
-    from dashboard.services.alerts.channels import test_channel
+    from dashboard.services.alerts.channels import send_test_message
     from dashboard.services.alerts.secrets import ChannelSecrets
     from dashboard.services.alerts.sender import apprise_send
 
     secrets = ChannelSecrets.of(settings.alerts_key)
-    error = asyncio.run(_with_db(settings, lambda db: test_channel(db, secrets, args.name, apprise_send)))
+    error = asyncio.run(
+        _with_db(settings, lambda db: send_test_message(db, secrets, args.name, apprise_send))
+    )
     if error is not None:
         raise ValueError(f"channel {args.name!r}: {error}")
     print(f"test message accepted by channel {args.name!r}")

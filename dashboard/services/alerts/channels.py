@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from dashboard.db.models import AlertChannel
 from dashboard.db.session import Database
@@ -77,14 +78,18 @@ async def list_channels(db: Database) -> list[ChannelView]:
         return [view(channel) for channel in rows]
 
 
+async def _enabled(session: AsyncSession, name: str) -> AlertChannel:
+    found = await session.execute(select(AlertChannel).where(AlertChannel.name == name, AlertChannel.enabled))
+    channel = found.scalar_one_or_none()
+    if channel is None:
+        raise NotFound(f"no channel named {name!r}")
+    return channel
+
+
 async def remove_channel(db: Database, name: str, *, actor_user_id: int | None = None) -> ChannelView:
     """Disabled rather than deleted: its deliveries and their attempts stay on the record."""
     async with db.session() as session:
-        channel = (
-            await session.execute(select(AlertChannel).where(AlertChannel.name == name, AlertChannel.enabled))
-        ).scalar_one_or_none()
-        if channel is None:
-            raise NotFound(f"no channel named {name!r}")
+        channel = await _enabled(session, name)
         channel.enabled = False
         channel.name = f"{channel.name[:40]} (removed {channel.id})"
         audit(
@@ -97,14 +102,10 @@ async def remove_channel(db: Database, name: str, *, actor_user_id: int | None =
         return view(channel)
 
 
-async def test_channel(db: Database, secrets: ChannelSecrets, name: str, send: Send) -> str | None:
+async def send_test_message(db: Database, secrets: ChannelSecrets, name: str, send: Send) -> str | None:
     """Send a test message through a channel now; None when it was accepted, else why not."""
     async with db.read_session() as session:
-        channel = (
-            await session.execute(select(AlertChannel).where(AlertChannel.name == name, AlertChannel.enabled))
-        ).scalar_one_or_none()
-    if channel is None:
-        raise NotFound(f"no channel named {name!r}")
+        channel = await _enabled(session, name)
     message = Message(
         title="[TEST] TeleBot dashboard alert channel",
         body=f"A test message for channel {name!r}: if you read this, alerts reach you here.",
