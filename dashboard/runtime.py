@@ -21,6 +21,8 @@ from dashboard.db.leader import Leadership
 from dashboard.db.pending_invalidations import DatabasePendingStore
 from dashboard.db.session import Database
 from dashboard.metrics import AppMetrics
+from dashboard.services.alerts.ack_links import AckLinks
+from dashboard.services.alerts.secrets import ChannelSecrets
 from dashboard.services.login_throttle import LoginPolicy
 from dashboard.settings import Environment, Settings
 
@@ -68,6 +70,9 @@ class Runtime:
     users: UserAdmin = field(init=False)
     # Who runs the cluster's background work (`dashboard.background`): one process at a time.
     leadership: Leadership = field(init=False)
+    # Opens alert channels' URLs (the settings' key; demo mode's own when none is set).
+    alert_secrets: ChannelSecrets = field(init=False)
+    ack_links: AckLinks = field(init=False)
     readiness: Readiness = field(default_factory=Readiness)
     metrics: AppMetrics = field(default_factory=AppMetrics)
 
@@ -93,6 +98,8 @@ class Runtime:
         )
         self.users = UserAdmin(self.write)
         self.leadership = Leadership(self.settings.database_url, on_change=self.metrics.leader.set)
+        self.alert_secrets = ChannelSecrets.of(self.settings.alerts_key)
+        self.ack_links = AckLinks(self.tokens.derive_key("alert-ack-link"), self.settings.public_url)
         self.metrics.watch(self.settings, self.database, self.cache, lambda: self.readiness.ready)
 
     @classmethod

@@ -20,6 +20,7 @@ from dashboard.db.limits import PoolLimits
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / "data"
 DEFAULT_SQLITE_PATH = DATA_DIR / "dashboard.sqlite3"
+DEFAULT_DEMO_ALERT_LOG = DATA_DIR / "demo-alerts.log"
 
 
 class Environment(StrEnum):
@@ -86,6 +87,11 @@ class Settings(BaseSettings):
     # Delivery: tries per (alert, channel) before it is dead, and how often the leader looks.
     alert_max_attempts: int = Field(default=8, ge=1, le=100)
     alert_poll_s: float = Field(default=1.0, gt=0, le=60)
+    # Where people open the dashboard (e.g. https://risk.example.com): alert messages then carry a
+    # signed link that acknowledges the alert after login. Without it, messages have no link.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    # Demo mode's built-in alert channel writes here (and the alerts page shows its tail).
+    demo_alert_log: Path = DEFAULT_DEMO_ALERT_LOG
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     # How often the in-process simulator (run --demo) produces quotes, equity and syncs.
@@ -109,6 +115,11 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError("must be a Fernet key (32 url-safe base64-encoded bytes)") from None
         return value
+
+    @field_validator("demo_alert_log")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.absolute()
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -7,6 +7,8 @@ rotation family, so a reused refresh token can be traced to its login).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -61,6 +63,13 @@ class TokenService:
         self._verified: OrderedDict[str, TokenClaims] = OrderedDict()
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A key for another signature (an alert's acknowledgement link) derived from the JWT secret
+        for that one purpose: neither can stand in for the other, and the secret stays here."""
+        return hmac.new(
+            self._secret.encode(), f"telebot-dashboard:{purpose}".encode(), hashlib.sha256
+        ).digest()
 
     def issue(
         self,

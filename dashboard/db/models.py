@@ -148,6 +148,8 @@ class TradingAccount(Base):
     status: Mapped[AccountStatus] = mapped_column(
         str_enum(AccountStatus, "account_status"), default=AccountStatus.ACTIVE
     )
+    # An active account with no sync and no equity snapshot for this long is "silent" (alerted).
+    silence_timeout_s: Mapped[int] = mapped_column(Integer, default=300)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -304,6 +306,9 @@ class AccountRiskState(Base):
     open_critical_incidents: Mapped[int] = mapped_column(Integer, default=0)
     last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_sync_status: Mapped[SyncStatus | None] = mapped_column(str_enum(SyncStatus, "last_sync_status"))
+    # Set by the leader when the account went silent (its alert is raised), cleared by the next
+    # sync or equity snapshot (its alert resolved) in the same transaction.
+    silent_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class GuardEvent(Base):
@@ -352,9 +357,15 @@ class Alert(Base):
     account_id: Mapped[int | None] = mapped_column(ForeignKey("trading_accounts.id"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     guard_event_id: Mapped[int | None] = mapped_column(ForeignKey("guard_events.id"))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("reconciliation_divergences.id"))
     title: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Acknowledging a raise stops its escalation (in the dashboard or through a signed link).
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # When the escalation rules of this raise were all handled (sent on, or moot).
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AlertChannel(Base):
@@ -366,6 +377,8 @@ class AlertChannel(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
+    # NULL: a team channel (risk/admin manage it); else a trader's own (their Telegram, say).
+    owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     scheme: Mapped[str] = mapped_column(String(32))
     url_encrypted: Mapped[str] = mapped_column(Text)
     url_masked: Mapped[str] = mapped_column(String(255))
@@ -375,11 +388,43 @@ class AlertChannel(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class AlertRule(Base):
+    """Which alerts go to which channel: kinds, a minimum level and accounts. A trader's rule
+    (`owner_user_id` set) reaches only that trader's accounts and own channels; team rules
+    (NULL) are managed by risk/admin. Flap control and escalation are per rule."""
+
+    __tablename__ = "alert_rules"
+    __table_args__ = (UniqueConstraint("name"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("alert_channels.id"))
+    # AlertKind values; empty: every kind the owner may receive.
+    kinds: Mapped[list[str]] = mapped_column(JSON)
+    # Account ids; empty: every account the owner may see.
+    account_ids: Mapped[list[int]] = mapped_column(JSON)
+    min_level: Mapped[Level] = mapped_column(str_enum(Level, "rule_min_level"), default=Level.WARNING)
+    # A re-raise of the same (account, guard) within this many seconds of the last one sent is
+    # held until the interval has passed, and dropped if it resolved meanwhile.
+    renotify_s: Mapped[int] = mapped_column(Integer, default=300)
+    # A critical raise not acknowledged within this many seconds goes to the escalation channel.
+    escalate_after_s: Mapped[int | None] = mapped_column(Integer)
+    escalation_channel_id: Mapped[int | None] = mapped_column(ForeignKey("alert_channels.id"))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class AlertDelivery(Base):
-    """One alert to one channel; at most one row per pair, whatever happens to the worker."""
+    """One alert to one channel (once more if escalated); at most one row per (alert, channel,
+    escalation), whatever happens to the worker."""
 
     __tablename__ = "alert_deliveries"
-    __table_args__ = (UniqueConstraint("alert_id", "channel_id"), Index(None, "status", "next_attempt_at"))
+    __table_args__ = (
+        UniqueConstraint("alert_id", "channel_id", "escalation"),
+        Index(None, "status", "next_attempt_at"),
+        Index(None, "channel_id", "alert_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
@@ -389,6 +434,9 @@ class AlertDelivery(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(255))
+    escalation: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Held back by flap control: dropped at its time if the alert resolved meanwhile.
+    deferred: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class AlertAttempt(Base):

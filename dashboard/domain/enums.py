@@ -139,10 +139,13 @@ class GuardState(StrEnum):
 
 
 class AlertKind(StrEnum):
-    """What raised an alert (guard events today; incidents, silent accounts and the dashboard's
-    own trouble are the other sources the alerting issue names)."""
+    """What raised an alert: a guard event, a critical reconciliation incident, an account that
+    went silent, or the dashboard's own trouble (seen by the leader)."""
 
     GUARD = "guard"
+    INCIDENT = "incident"
+    SILENCE = "silence"
+    SYSTEM = "system"
 
 
 class DeliveryStatus(StrEnum):
@@ -152,6 +155,9 @@ class DeliveryStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     DEAD = "dead"
+    # Flap control: a re-raise held back for the re-notify interval and then resolved (or the
+    # recovery of such a raise); recorded so the alerts page can say why nothing was sent.
+    SUPPRESSED = "suppressed"
 
 
 class AlertState(StrEnum):

@@ -29,6 +29,9 @@ class AuditAction(StrEnum):
     GUARD_EVENT_ACKNOWLEDGED = "guard_event_acknowledged"
     ALERT_CHANNEL_ADDED = "alert_channel_added"
     ALERT_CHANNEL_REMOVED = "alert_channel_removed"
+    ALERT_RULE_ADDED = "alert_rule_added"
+    ALERT_RULE_REMOVED = "alert_rule_removed"
+    ALERT_ACKNOWLEDGED = "alert_acknowledged"
 
 
 async def record(

@@ -16,7 +16,7 @@ from dashboard.db.models import Alert, AlertAttempt, AlertChannel, AlertDelivery
 from dashboard.db.session import Database
 from dashboard.domain.enums import AlertState, DeliveryStatus, Level
 from dashboard.services.alerts.channels import add_channel, list_channels, remove_channel
-from dashboard.services.alerts.delivery import deliver_due, dispatch
+from dashboard.services.alerts.delivery import DeliveryConfig, deliver_due, dispatch
 from dashboard.services.alerts.secrets import ChannelSecrets
 from dashboard.services.alerts.sender import apprise_send
 from dashboard.services.errors import Conflict, InvalidInput, ServiceError
@@ -59,8 +59,8 @@ async def test_alerts_reach_the_channels_that_take_their_level_once_each(
         await add_channel(database, SECRETS, "pager", critical_only.url, min_level=Level.CRITICAL)
         await breach(database)
         assert await dispatch(database) == 4
-        assert await deliver_due(database, SECRETS, apprise_send, max_attempts=3) == 5
-        assert await deliver_due(database, SECRETS, apprise_send, max_attempts=3) == 0  # never twice
+        assert await deliver_due(database, DeliveryConfig(SECRETS, apprise_send, 3)) == 5
+        assert await deliver_due(database, DeliveryConfig(SECRETS, apprise_send, 3)) == 0  # never twice
     finally:
         critical_only.stop()
     titles = [r.body["title"] for r in receiver.received]
@@ -81,15 +81,15 @@ async def test_a_receiver_that_is_down_gets_the_alert_when_it_is_back(database: 
     await breach(database)
     await dispatch(database)
     start = datetime.now(UTC)
-    assert await deliver_due(database, SECRETS, apprise_send, max_attempts=5, now=lambda: start) == 4
+    assert await deliver_due(database, DeliveryConfig(SECRETS, apprise_send, 5), now=lambda: start) == 4
     rows = await deliveries(database)
     assert all(d.status is DeliveryStatus.PENDING and d.attempts == 1 for d in rows)
     assert all(d.next_attempt_at > start for d in rows)  # backed off
-    assert await deliver_due(database, SECRETS, apprise_send, max_attempts=5, now=lambda: start) == 0
+    assert await deliver_due(database, DeliveryConfig(SECRETS, apprise_send, 5), now=lambda: start) == 0
     down.start()
     try:
         later = start + timedelta(minutes=1)
-        assert await deliver_due(database, SECRETS, apprise_send, max_attempts=5, now=lambda: later) == 4
+        assert await deliver_due(database, DeliveryConfig(SECRETS, apprise_send, 5), now=lambda: later) == 4
     finally:
         down.stop()
     assert len(down.received) == 4
@@ -108,7 +108,7 @@ async def test_after_the_last_attempt_a_delivery_is_dead(database: Database) -> 
     moment = datetime.now(UTC)
     for step in range(3):
         at = moment + timedelta(hours=step)
-        await deliver_due(database, SECRETS, apprise_send, max_attempts=2, now=lambda at=at: at)
+        await deliver_due(database, DeliveryConfig(SECRETS, apprise_send, 2), now=lambda at=at: at)
     (row,) = await deliveries(database)
     assert row.status is DeliveryStatus.DEAD and row.attempts == 2 and row.last_error
 
@@ -121,7 +121,7 @@ async def test_channel_secrets_are_encrypted_listed_masked_and_never_logged(
         shown = await add_channel(database, SECRETS, "ops", secret_url)
         await breach(database)
         await dispatch(database)
-        await deliver_due(database, SECRETS, apprise_send, max_attempts=3)  # refused: logs a failure
+        await deliver_due(database, DeliveryConfig(SECRETS, apprise_send, 3))  # refused: logs a failure
     assert shown.url == "json://127.0.0.1/…"
     assert [c.url for c in await list_channels(database)] == ["json://127.0.0.1/…"]
     async with database.read_session() as s:
@@ -154,5 +154,5 @@ async def test_a_recovery_goes_where_its_raise_went(database: Database, receiver
     async with database.read_session() as s:
         resolved = (await s.execute(select(Alert).where(Alert.state == AlertState.RESOLVED))).scalar_one()
     assert resolved.level is Level.NORMAL  # below the channel's level, yet delivered:
-    await deliver_due(database, SECRETS, apprise_send, max_attempts=3)
+    await deliver_due(database, DeliveryConfig(SECRETS, apprise_send, 3))
     assert any(r.body["title"].startswith("[RESOLVED]") for r in receiver.received)

@@ -13,7 +13,7 @@ from aiosmtpd.controller import Controller
 from dashboard.db.session import Database
 from dashboard.domain.enums import Level
 from dashboard.services.alerts.channels import add_channel
-from dashboard.services.alerts.delivery import deliver_due, dispatch
+from dashboard.services.alerts.delivery import DeliveryConfig, deliver_due, dispatch
 from dashboard.services.alerts.sender import apprise_send
 from tests.alerts.test_delivery import SECRETS, breach
 from tests.process import free_port
@@ -45,7 +45,7 @@ async def test_a_critical_alert_arrives_as_an_e_mail(database: Database, smtp: t
     await add_channel(database, SECRETS, "risk-mail", url, min_level=Level.CRITICAL)
     account_id = await breach(database)
     await dispatch(database)
-    assert await deliver_due(database, SECRETS, apprise_send, max_attempts=3) == 1
+    assert await deliver_due(database, DeliveryConfig(SECRETS, apprise_send, 3)) == 1
     ((sender, recipients, mail),) = inbox.mails
     assert (sender, recipients) == ("alerts@desk.local", ["risk@desk.local"])
     assert str(mail["Subject"]).startswith("[CRITICAL]")

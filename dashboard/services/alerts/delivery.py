@@ -1,10 +1,15 @@
-"""Deliver the outbox: fan each new alert out to the channels that take it, then send what is
-due, one delivery per transaction, with retries, backoff and a dead state.
+"""Deliver the outbox: route each new alert to the channels its rules name, escalate critical
+raises nobody acknowledged, and send what is due, one delivery per transaction, with retries,
+backoff and a dead state.
 
 Runs on the cluster's leader (`dashboard.background`). A delivery is claimed with `FOR UPDATE
 SKIP LOCKED` on PostgreSQL, sent, and recorded in the same transaction: a worker killed mid-send
 leaves it pending and the next leader sends it again (at least once; the idempotency key lets the
 receiver drop the repeat). A sent (alert, channel) is never sent again: its row says so.
+
+Flap control: a raise within its rule's re-notify interval of the last raise sent on the same key
+and channel is held until the interval has passed and dropped (`suppressed`) if it resolved
+meanwhile, with its recovery. A recovery goes to the channels its episode's raises went to.
 """
 
 from __future__ import annotations
@@ -12,22 +17,54 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from dashboard.db.models import Alert, AlertAttempt, AlertChannel, AlertDelivery
 from dashboard.db.outage import DatabaseUnavailable
 from dashboard.db.session import Database
-from dashboard.domain.alerts import idempotency_key, retry_delay_s
-from dashboard.domain.enums import LEVEL_RANK, AlertState, DeliveryStatus, Level
+from dashboard.domain.alerts import (
+    Rule,
+    Subject,
+    escalations,
+    hold_until,
+    idempotency_key,
+    retry_delay_s,
+    route,
+)
+from dashboard.domain.enums import AlertState, DeliveryStatus, Level
+from dashboard.services.alerts.rules import load_rules
 from dashboard.services.alerts.secrets import ChannelSecrets
 from dashboard.services.alerts.sender import Message, Send
 
 DISPATCH_BATCH = 500
 SEND_BATCH = 50
+#: Critical raises older than this are no longer escalated (nobody is waiting for that page).
+ESCALATION_HORIZON = timedelta(days=1)
+#: Statuses of a delivery that told (or is telling) its channel about a raise.
+TOLD = (DeliveryStatus.PENDING, DeliveryStatus.SENT, DeliveryStatus.DEAD)
+
+AckUrl = Callable[[int], str | None]
+
+
+def _no_link(alert_id: int) -> str | None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    """How the leader sends: the secrets to open channel URLs with, the sender, the number of
+    tries, and the acknowledgement link of an alert (None without a public URL)."""
+
+    secrets: ChannelSecrets
+    send: Send
+    max_attempts: int
+    ack_url: AckUrl = _no_link
 
 
 def _locked(session: AsyncSession, stmt: Select[Any]) -> Select[Any]:
@@ -37,17 +74,60 @@ def _locked(session: AsyncSession, stmt: Select[Any]) -> Select[Any]:
     return stmt
 
 
-async def _routing_level(session: AsyncSession, alert: Alert) -> Level:
-    """A recovery goes where its raise went: route it by the level of the last raise of its key."""
-    if alert.state is AlertState.RAISED:
-        return alert.level
-    raised = await session.execute(
-        select(Alert.level)
-        .where(Alert.key == alert.key, Alert.id < alert.id, Alert.state == AlertState.RAISED)
-        .order_by(Alert.id.desc())
-        .limit(1)
+def subject_of(alert: Alert) -> Subject:
+    return Subject(alert.kind, alert.level, alert.account_id, alert.user_id)
+
+
+async def _last_notified(
+    session: AsyncSession, alert: Alert, channel_id: int
+) -> tuple[Level, datetime] | None:
+    """The last raise of this key that was (or is being) sent to this channel without delay."""
+    row = (
+        await session.execute(
+            select(Alert.level, Alert.created_at)
+            .join(AlertDelivery, AlertDelivery.alert_id == Alert.id)
+            .where(
+                Alert.key == alert.key,
+                Alert.id < alert.id,
+                Alert.state == AlertState.RAISED,
+                AlertDelivery.channel_id == channel_id,
+                AlertDelivery.escalation.is_(False),
+                AlertDelivery.deferred.is_(False),
+                AlertDelivery.status.in_(TOLD),
+            )
+            .order_by(Alert.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def _episode_channels(session: AsyncSession, alert: Alert) -> dict[int, bool]:
+    """For a recovery: channel -> whether that channel was told of a raise of this episode (the
+    raises of its key since the previous recovery). A raise still held by flap control did not
+    tell anyone: its recovery is suppressed with it."""
+    previous = (
+        await session.execute(
+            select(func.max(Alert.id)).where(
+                Alert.key == alert.key, Alert.id < alert.id, Alert.state == AlertState.RESOLVED
+            )
+        )
+    ).scalar_one()
+    rows = await session.execute(
+        select(AlertDelivery.channel_id, AlertDelivery.status, AlertDelivery.deferred, AlertDelivery.attempts)
+        .join(Alert, AlertDelivery.alert_id == Alert.id)
+        .where(
+            Alert.key == alert.key,
+            Alert.id < alert.id,
+            Alert.id > (previous or 0),
+            Alert.state == AlertState.RAISED,
+        )
     )
-    return raised.scalar_one_or_none() or alert.level
+    told: dict[int, bool] = {}
+    for channel_id, status, deferred, attempts in rows:
+        said = status in TOLD and not (deferred and attempts == 0)
+        told[channel_id] = told.get(channel_id, False) or said
+    return told
 
 
 async def dispatch(db: Database, now: datetime | None = None) -> int:
@@ -58,40 +138,133 @@ async def dispatch(db: Database, now: datetime | None = None) -> int:
         alerts = list((await session.execute(_locked(session, stmt))).scalars())
         if not alerts:
             return 0
-        channels = list((await session.execute(select(AlertChannel).where(AlertChannel.enabled))).scalars())
+        rules = await load_rules(session)
         for alert in alerts:
-            level = await _routing_level(session, alert) if channels else alert.level
-            for channel in channels:
-                if LEVEL_RANK[level] >= LEVEL_RANK[channel.min_level]:
-                    session.add(
-                        AlertDelivery(
-                            alert_id=alert.id,
-                            channel_id=channel.id,
-                            status=DeliveryStatus.PENDING,
-                            attempts=0,
-                            next_attempt_at=moment,
-                        )
-                    )
+            if alert.state is AlertState.RAISED:
+                await _dispatch_raise(session, alert, rules, moment)
+            else:
+                for channel_id, told in (await _episode_channels(session, alert)).items():
+                    status = DeliveryStatus.PENDING if told else DeliveryStatus.SUPPRESSED
+                    session.add(_delivery(alert, channel_id, moment, status=status))
             alert.dispatched_at = moment
+            await session.flush()  # the next alert of the same key sees these deliveries
         return len(alerts)
 
 
-def message_of(alert: Alert, channel_id: int) -> Message:
-    key = idempotency_key(alert.id, channel_id)
+async def _dispatch_raise(session: AsyncSession, alert: Alert, rules: list[Rule], moment: datetime) -> None:
+    for channel_id, renotify_s in route(rules, subject_of(alert)).items():
+        notified = await _last_notified(session, alert, channel_id) if renotify_s > 0 else None
+        until = hold_until(alert.level, alert.created_at, notified, renotify_s)
+        session.add(_delivery(alert, channel_id, until or moment, deferred=until is not None))
+
+
+def _delivery(
+    alert: Alert,
+    channel_id: int,
+    at: datetime,
+    *,
+    status: DeliveryStatus = DeliveryStatus.PENDING,
+    deferred: bool = False,
+    escalation: bool = False,
+) -> AlertDelivery:
+    return AlertDelivery(
+        alert_id=alert.id,
+        channel_id=channel_id,
+        status=status,
+        attempts=0,
+        next_attempt_at=at,
+        escalation=escalation,
+        deferred=deferred,
+    )
+
+
+async def escalate_due(db: Database, now: datetime | None = None) -> int:
+    """Send critical raises nobody acknowledged on to their rules' escalation channels once the
+    rules' time has passed; returns how many escalations were queued."""
+    moment = now or datetime.now(UTC)
+    later = aliased(Alert)
+    async with db.session() as session:
+        stmt = (
+            select(Alert)
+            .where(
+                Alert.state == AlertState.RAISED,
+                Alert.level == Level.CRITICAL,
+                Alert.dispatched_at.is_not(None),
+                Alert.acknowledged_at.is_(None),
+                Alert.escalated_at.is_(None),
+                Alert.created_at >= moment - ESCALATION_HORIZON,
+            )
+            .order_by(Alert.id)
+            .limit(DISPATCH_BATCH)
+        )
+        candidates = list((await session.execute(_locked(session, stmt))).scalars())
+        if not candidates:
+            return 0
+        rules = await load_rules(session)
+        queued = 0
+        for alert in candidates:
+            superseded = (
+                await session.execute(
+                    select(exists().where(and_(later.key == alert.key, later.id > alert.id)))
+                )
+            ).scalar_one()
+            due = {} if superseded else escalations(rules, subject_of(alert))
+            waiting = False
+            for channel_id, after_s in due.items():
+                if alert.created_at + timedelta(seconds=after_s) > moment:
+                    waiting = True
+                    continue
+                session.add(_delivery(alert, channel_id, moment, escalation=True))
+                queued += 1
+            if not waiting:
+                alert.escalated_at = moment
+        return queued
+
+
+def message_of(
+    alert: Alert, channel_id: int, *, escalation: bool = False, ack_url: str | None = None
+) -> Message:
+    key = idempotency_key(alert.id, channel_id, escalation=escalation)
     head = "RESOLVED" if alert.state is AlertState.RESOLVED else alert.level.value.upper()
+    if escalation:
+        head = f"ESCALATED {head}"
     lines = [alert.title, f"When: {alert.created_at.isoformat()}"]
     if alert.account_id is not None:
         lines.append(f"Account: {alert.account_id}")
-    lines += [f"Alert: {alert.key} ({alert.state.value})", f"Idempotency-Key: {key}"]
+    lines.append(f"Alert: {alert.key} ({alert.state.value})")
+    if escalation:
+        lines.append("Not acknowledged in time: sent on to the escalation channel.")
+    if ack_url is not None and alert.state is AlertState.RAISED:
+        lines.append(f"Acknowledge: {ack_url}")
+    lines.append(f"Idempotency-Key: {key}")
     return Message(f"[{head}] {alert.title}", "\n".join(lines), key, alert.level, alert.state)
+
+
+async def _moot(session: AsyncSession, alert: Alert, delivery: AlertDelivery) -> bool:
+    """A held raise that resolved meanwhile, or an escalation acknowledged or resolved since."""
+    if delivery.escalation:
+        if alert.acknowledged_at is not None:
+            return True
+    elif not (delivery.deferred and delivery.attempts == 0):
+        return False
+    later = aliased(Alert)
+    return bool(
+        (
+            await session.execute(
+                select(
+                    exists().where(
+                        later.key == alert.key, later.id > alert.id, later.state == AlertState.RESOLVED
+                    )
+                )
+            )
+        ).scalar_one()
+    )
 
 
 async def deliver_due(
     db: Database,
-    secrets: ChannelSecrets,
-    send: Send,
+    config: DeliveryConfig,
     *,
-    max_attempts: int,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     draw: Callable[[], float] = random.random,
 ) -> int:
@@ -118,14 +291,20 @@ async def deliver_due(
             alert = await session.get(Alert, delivery.alert_id)
             channel = await session.get(AlertChannel, delivery.channel_id)
             assert alert is not None and channel is not None
-            error = await send(secrets.decrypt(channel.url_encrypted), message_of(alert, channel.id))
+            if await _moot(session, alert, delivery):
+                delivery.status = DeliveryStatus.SUPPRESSED
+                continue
+            message = message_of(
+                alert, channel.id, escalation=delivery.escalation, ack_url=config.ack_url(alert.id)
+            )
+            error = await config.send(config.secrets.decrypt(channel.url_encrypted), message)
             tried += 1
             moment = now()
             delivery.attempts += 1
             session.add(AlertAttempt(delivery_id=delivery.id, at=moment, ok=error is None, error=error))
             if error is None:
                 delivery.status, delivery.sent_at, delivery.last_error = DeliveryStatus.SENT, moment, None
-            elif delivery.attempts >= max_attempts:
+            elif delivery.attempts >= config.max_attempts:
                 delivery.status, delivery.last_error = DeliveryStatus.DEAD, error
             else:
                 delivery.last_error = error
@@ -135,15 +314,14 @@ async def deliver_due(
     return tried
 
 
-async def deliver_forever(
-    db: Database, secrets: ChannelSecrets, *, every_s: float, max_attempts: int, send: Send
-) -> None:
-    """The leader's job: dispatch and send every `every_s`; an outage waits for the next round
-    (the outbox keeps everything meanwhile)."""
+async def deliver_forever(db: Database, config: DeliveryConfig, *, every_s: float) -> None:
+    """The leader's job: dispatch, escalate and send every `every_s`; an outage waits for the next
+    round (the outbox keeps everything meanwhile)."""
     while True:
         try:
             await dispatch(db)
-            await deliver_due(db, secrets, send, max_attempts=max_attempts)
+            await escalate_due(db)
+            await deliver_due(db, config)
         except DatabaseUnavailable:
             pass  # logged once by the database's outage monitor
         await asyncio.sleep(every_s)
