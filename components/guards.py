@@ -89,7 +89,7 @@ class GaugesPanel(LivePanel[Cached[AccountGuardList]]):
             for state in states:
                 with ui.card().classes("w-72 max-sm:w-full gap-0").mark(f"account-{state.account_id}"):
                     ui.label(labels[state.account_id].long).classes("font-medium")
-                    detail = ui.label().classes("text-xs")
+                    detail = ui.label().classes("text-xs").mark(f"account-detail-{state.account_id}")
                     self.gauges[state.account_id] = (
                         Gauge(f"dd-gauge-{state.account_id}"),
                         Gauge(f"daily-gauge-{state.account_id}"),
@@ -120,6 +120,8 @@ class GaugesPanel(LivePanel[Cached[AccountGuardList]]):
             equity = f"{state.equity:,.2f}" if state.equity is not None else "–"
             hwm = f"{state.hwm:,.2f}" if state.hwm is not None else "–"
             text = f"equity {equity} {state.currency} · HWM {hwm} · level {state.dd_level.value}"
+            if state.silent_since is not None:
+                text = f"SILENT since {self.live.local(state.silent_since)} (gauges frozen) · {text}"
             if detail.text != text:
                 detail.text = text
             self._toast(state)

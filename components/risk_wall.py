@@ -54,9 +54,10 @@ class RiskWallPanel(LivePanel[Cached[AccountGuardList]]):
         wall = cached.model.accounts
         wanted = [a for a in wall if self._wanted(a)]
         counts = {name: sum(a.dd_level.value == name for a in wall) for name in LEVELS}
+        silent = sum(a.silent_since is not None for a in wall)
         text = (
             f"{len(wall)} accounts: {counts['critical']} critical, {counts['warning']} warning, "
-            f"{counts['normal']} normal"
+            f"{counts['normal']} normal" + (f", {silent} silent" if silent else "")
         )
         if self.summary.text != text:
             self.summary.text = text
@@ -66,6 +67,8 @@ class RiskWallPanel(LivePanel[Cached[AccountGuardList]]):
             _, gauge, line = self.cards[a.account_id]
             gauge.show("Drawdown", a.drawdown_pct, a.dd_warning_pct, a.dd_critical_pct, a.dd_level.value)
             text = f"{a.dd_level.value} · daily loss {a.daily_loss_pct:.2f} % · {a.open_positions} open"
+            if a.silent_since is not None:  # a dead bridge: every number here is frozen
+                text = f"SILENT since {self.live.local(a.silent_since)} · {text}"
             if line.text != text:
                 line.text = text
         ids = [a.account_id for a in wanted]
@@ -89,5 +92,5 @@ class RiskWallPanel(LivePanel[Cached[AccountGuardList]]):
             with card:
                 ui.label(f"{a.name} ({a.broker_login})").classes("font-medium")
                 gauge = Gauge(f"wall-gauge-{a.account_id}")
-                line = ui.label().classes("text-xs")
+                line = ui.label().classes("text-xs").mark(f"wall-line-{a.account_id}")
         self.cards[a.account_id] = (card, gauge, line)

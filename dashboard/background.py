@@ -1,37 +1,70 @@
 """The cluster's background work, run by one process at a time: the leader (`dashboard.db.leader`).
 
-Today: the per-account risk gauges for Prometheus, the delivery of the alert outbox to its
-channels, and the demo simulator in demo mode. The jobs
+The per-account risk gauges for Prometheus, the alerts (delivery of the outbox to its channels,
+escalation, silent accounts, the cache's trouble), and the demo simulator in demo mode. The jobs
 run side by side; one that fails ends the leader's turn, and the next turn (here or in another
 process) starts them all again, which is what a job expects after a crash anyway.
+
+`watch_trouble` runs in every process: the database's trouble ends leadership itself, and the
+process that led last is the one that reports it (`dashboard.services.alerts.trouble`).
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from dashboard.account_gauges import export_account_gauges
 from dashboard.db.leader import Job
+from dashboard.db.outage import DatabaseUnavailable
 from dashboard.demo.simulator import Simulator
 from dashboard.runtime import Runtime
-from dashboard.services.alerts.delivery import deliver_forever
-from dashboard.services.alerts.secrets import ChannelSecrets
-from dashboard.services.alerts.sender import apprise_send
+from dashboard.services.alerts.delivery import DeliveryConfig, deliver_forever
+from dashboard.services.alerts.sender import Send, apprise_send
+from dashboard.services.alerts.silence import mark_silent_accounts
+from dashboard.services.alerts.trouble import TroubleWatch
 
 
-def leader_work(runtime: Runtime, *, demo: bool) -> Job:
+async def watch_silence(runtime: Runtime, every_s: float) -> None:
+    """Silent accounts, judged from when this leader started watching (see `silent_since`)."""
+    watched_since = datetime.now(UTC)
+    while True:
+        try:
+            await runtime.write(mark_silent_accounts, watched_since)
+        except DatabaseUnavailable:
+            pass
+        await asyncio.sleep(every_s)
+
+
+async def watch_trouble(runtime: Runtime, send: Send = apprise_send) -> None:
+    redis = runtime.cache.redis
+    watch = TroubleWatch(
+        runtime.database,
+        lambda: redis.breaker.open_for_s if redis is not None else 0.0,
+        lambda: runtime.leadership.leading,
+        runtime.alert_secrets,
+        send,
+    )
+    while True:
+        try:
+            written = await watch.check()
+            if written is not None:
+                await runtime.write.touched(written.touched)
+        except DatabaseUnavailable:
+            pass
+        await asyncio.sleep(runtime.settings.alert_poll_s * 5)
+
+
+def leader_work(runtime: Runtime, *, demo: bool, send: Send = apprise_send) -> Job:
     async def work() -> None:
         settings = runtime.settings
-        secrets = ChannelSecrets.of(settings.alerts_key)
+        config = DeliveryConfig(
+            runtime.alert_secrets, send, settings.alert_max_attempts, runtime.ack_links.url
+        )
         jobs = [
             export_account_gauges(runtime.queries, runtime.metrics.accounts),
-            deliver_forever(
-                runtime.database,
-                secrets,
-                every_s=settings.alert_poll_s,
-                max_attempts=settings.alert_max_attempts,
-                send=apprise_send,
-            ),
+            deliver_forever(runtime.database, config, every_s=settings.alert_poll_s),
+            watch_silence(runtime, every_s=max(settings.alert_poll_s, 5.0)),
         ]
         if demo:
             simulator = Simulator(runtime.write, interval_s=runtime.settings.simulate_interval_s)

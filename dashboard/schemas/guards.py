@@ -36,6 +36,8 @@ class AccountGuardState(ReadModel):
     updated_at: datetime | None
     # The broker bridge's last sync: a bridge that stopped leaves every gauge frozen on its last value.
     last_sync_at: datetime | None
+    # Set while the account is silent (no sync and no equity past its timeout): its gauges are frozen.
+    silent_since: datetime | None
 
 
 class AccountGuardList(ReadModel):

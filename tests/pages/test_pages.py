@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from nicegui import ui
 from sqlalchemy import select
 
 from components.live import PAUSED_CHECK_S, LivePage
-from dashboard.db.models import AuditLog, GuardEvent
+from dashboard.db.models import AccountRiskState, AuditLog, GuardEvent
 from dashboard.runtime import current_runtime
+from dashboard.services.alerts.silence import mark_silent_accounts
 from dashboard.services.ingestion.equity import record_equity
 from tests.factories import T0
 from tests.pages.conftest import Web, served_client
@@ -72,6 +73,25 @@ async def test_risk_user_sees_every_account_and_the_wall(web: Web) -> None:
     for name in ("a", "b"):
         await web.see(f"wall-{web.world.account[name]}")
     await web.see("wall-summary", "2 accounts")
+
+
+async def test_a_silent_account_is_shown_silent_on_the_wall_and_its_gauges(web: Web) -> None:
+    """A dead bridge freezes every gauge on its last value: the pages must say so."""
+    runtime = current_runtime()
+    silent = web.world.account["a"]
+    async with runtime.database.session() as s:
+        state = await s.get(AccountRiskState, silent)
+        assert state is not None
+        state.last_sync_at = datetime.now(UTC) - timedelta(hours=1)
+    found = await runtime.write(mark_silent_accounts, datetime.now(UTC) - timedelta(hours=1))
+    assert silent in found.account_ids
+    await web.login("risk")
+    await web.user.open("/risk")
+    await web.see(f"wall-line-{silent}", "SILENT since")
+    await web.see("wall-summary", "silent")
+    await web.user.open(f"/guards?account={silent}")
+    await web.see(f"account-detail-{silent}", "SILENT since")
+    await web.user.should_not_see(marker=f"wall-line-{web.world.account['b']}", content="SILENT")
 
 
 async def test_trader_is_refused_the_risk_wall(web: Web) -> None:

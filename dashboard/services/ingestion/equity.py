@@ -15,13 +15,13 @@ from dashboard.domain.enums import Level
 from dashboard.domain.levels import Thresholds
 from dashboard.domain.numbers import DomainError, money
 from dashboard.domain.risk_state import AccountRules, RiskAlert, RiskState, advance
-from dashboard.services.alerts.outbox import add_guard_alerts
+from dashboard.services.alerts.outbox import add_guard_alerts, heard_from
 from dashboard.services.errors import InvalidInput
 from dashboard.services.ingestion.common import lock_account
 from dashboard.services.ingestion.inputs import EquitySnapshotIn, parse
 from dashboard.services.touched import Family, Touched
 
-FAMILIES = (Family.GUARDS, Family.EQUITY, Family.GUARD_EVENTS, Family.RISK_WALL)
+FAMILIES = (Family.GUARDS, Family.EQUITY, Family.GUARD_EVENTS, Family.RISK_WALL, Family.ALERTS)
 _STATE_FIELDS = tuple(f.name for f in fields(RiskState))
 
 
@@ -113,5 +113,6 @@ async def _record(session: AsyncSession, snap: EquitySnapshotIn) -> EquityResult
     events = [guard_event(account, alert, snap.ts) for alert in alerts]
     session.add_all(events)
     await add_guard_alerts(session, events)
+    heard_from(session, account, row)
     await session.flush()
     return EquityResult(snapshot_row.id, new_state.drawdown_pct, new_state.dd_level, alerts, True, touched)

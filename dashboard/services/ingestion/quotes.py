@@ -20,7 +20,7 @@ from dashboard.services.ingestion.common import instrument_specs
 from dashboard.services.ingestion.inputs import QuoteBatchIn, parse
 from dashboard.services.touched import Family, Touched
 
-FAMILIES = (Family.MARKET, Family.GUARD_EVENTS)
+FAMILIES = (Family.MARKET, Family.GUARD_EVENTS, Family.ALERTS)
 
 
 @dataclass

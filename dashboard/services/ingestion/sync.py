@@ -45,6 +45,7 @@ from dashboard.domain.reconciliation import (
     reconcile,
     stop_or_none,
 )
+from dashboard.services.alerts.outbox import add_incident_alerts, heard_from
 from dashboard.services.errors import InvalidInput
 from dashboard.services.ingestion.common import instrument_specs, lock_account
 from dashboard.services.ingestion.inputs import SyncSnapshotIn, parse
@@ -57,6 +58,7 @@ FAMILIES = (
     Family.POSITIONS,
     Family.GUARDS,
     Family.RISK_WALL,
+    Family.ALERTS,
 )
 
 # Which local column a broker-wins divergence overwrites, and from which broker field.
@@ -126,6 +128,7 @@ async def _record(session: AsyncSession, snap: SyncSnapshotIn) -> SyncResult:
     if state.last_sync_at is not None and snap.taken_at < state.last_sync_at:
         raise InvalidInput("taken_at: older than the latest recorded sync of this account", field="taken_at")
     touched = Touched().account(account.user_id, *FAMILIES)
+    heard_from(session, account, state)  # a failed sync too: the bridge is alive
 
     if snap.error is not None:
         log = _log(account, snap, SyncEventType.SYNC_FAILED, SyncStatus.FAILED, error=snap.error)
@@ -221,7 +224,8 @@ async def _record(session: AsyncSession, snap: SyncSnapshotIn) -> SyncResult:
         }
     adopted = _apply_broker_facts(session, account, snap, result, by_identifier, broker, deals, closed)
     await session.flush()
-    _apply_incidents(session, account, state, log, plan, open_rows, by_identifier)
+    raised, resolved = _apply_incidents(session, account, state, log, plan, open_rows, by_identifier)
+    await add_incident_alerts(session, account, raised, resolved, log.created_at)
     _count_sync(state, log)
     closed_now = sum(d.kind is DivergenceKind.CLOSED_AT_BROKER for d in result.divergences)
     state.open_positions = len(local_rows) - closed_now + adopted
@@ -415,38 +419,48 @@ def _apply_incidents(
     plan: IncidentPlan,
     open_rows: list[DivergenceIncident],
     local: dict[int, Position],
-) -> None:
+) -> tuple[list[DivergenceIncident], list[DivergenceIncident]]:
+    """Apply the incident plan; returns the incidents that became critical and the critical ones
+    that were resolved or are no longer critical (their alerts)."""
     state_delta_open = 0
     state_delta_critical = 0
+    raised: list[DivergenceIncident] = []
+    cleared: list[DivergenceIncident] = []
     rows = {row.id: row for row in open_rows}
     at = log.created_at
     for d in plan.new:
         position = local.get(d.identifier)
-        session.add(
-            DivergenceIncident(
-                user_id=account.user_id,
-                account_id=account.id,
-                position_id=position.id if position is not None else None,
-                broker_position_id=d.identifier,
-                symbol=d.symbol,
-                kind=d.kind,
-                severity=d.severity,
-                local_value=d.local_value,
-                broker_value=d.broker_value,
-                action=d.action,
-                resolution=Resolution.OPEN,
-                first_log_id=log.id,
-                last_log_id=log.id,
-                first_seen_at=at,
-                last_seen_at=at,
-                occurrences=1,
-            )
+        new_row = DivergenceIncident(
+            user_id=account.user_id,
+            account_id=account.id,
+            position_id=position.id if position is not None else None,
+            broker_position_id=d.identifier,
+            symbol=d.symbol,
+            kind=d.kind,
+            severity=d.severity,
+            local_value=d.local_value,
+            broker_value=d.broker_value,
+            action=d.action,
+            resolution=Resolution.OPEN,
+            first_log_id=log.id,
+            last_log_id=log.id,
+            first_seen_at=at,
+            last_seen_at=at,
+            occurrences=1,
         )
+        session.add(new_row)
+        if d.severity is Severity.CRITICAL:
+            raised.append(new_row)
         state_delta_open += 1
         state_delta_critical += d.severity is Severity.CRITICAL
     for incident, seen in plan.seen_again:
         row = rows[incident.incident_id]
-        state_delta_critical += (seen.severity is Severity.CRITICAL) - (row.severity is Severity.CRITICAL)
+        was, now = row.severity is Severity.CRITICAL, seen.severity is Severity.CRITICAL
+        state_delta_critical += now - was
+        if now and not was:
+            raised.append(row)
+        elif was and not now:
+            cleared.append(row)
         row.occurrences += 1
         row.last_log_id, row.last_seen_at = log.id, at
         row.severity, row.local_value, row.broker_value = seen.severity, seen.local_value, seen.broker_value
@@ -457,6 +471,9 @@ def _apply_incidents(
         row.resolution, row.resolved_at = row.action, at
         state_delta_open -= 1
         state_delta_critical -= row.severity is Severity.CRITICAL
+        if row.severity is Severity.CRITICAL:
+            cleared.append(row)
     state.incidents_total = (state.incidents_total or 0) + len(plan.new)
     state.open_incidents = (state.open_incidents or 0) + state_delta_open
     state.open_critical_incidents = (state.open_critical_incidents or 0) + state_delta_critical
+    return raised, cleared
