@@ -21,13 +21,14 @@ from dashboard.cache.cache import QueryCache
 from dashboard.cache.keys import cache_key
 from dashboard.cache.local import CachedValue
 from dashboard.db.session import Database
-from dashboard.domain.enums import GuardType, Level, Side
+from dashboard.domain.enums import AlertKind, GuardType, Level, Side
 from dashboard.schemas.accounts import AccountList, AccountView
+from dashboard.schemas.alerts import AlertList
 from dashboard.schemas.common import ReadModel
 from dashboard.schemas.guards import AccountGuardList, EquityCurve, GuardEventList, MarketGuardList
 from dashboard.schemas.positions import ClosedPositionPage, PositionList, PositionView
 from dashboard.schemas.reconciliation import DivergenceTimeline, OpenIncidents, ReconciliationStatus
-from dashboard.services.queries import accounts, guards, positions, reconciliation
+from dashboard.services.queries import accounts, alerts, guards, positions, reconciliation
 from dashboard.services.touched import Family
 from dashboard.services.viewer import Viewer
 
@@ -95,6 +96,38 @@ class CachedQueries:
     ) -> Cached[M]:
         key = cache_key(family, scope, model, **params)
         return Cached(await self.cache.get(key, loader), model)
+
+    # alerts
+
+    async def alerts(
+        self,
+        viewer: Viewer,
+        *,
+        open_only: bool = False,
+        kind: AlertKind | str | None = None,
+        level: Level | str | None = None,
+        account_id: int | None = None,
+        limit: int = 200,
+    ) -> Cached[AlertList]:
+        return await self._get(
+            Family.ALERTS,
+            viewer,
+            AlertList,
+            lambda: alerts.recent_alerts(
+                self.db,
+                viewer,
+                open_only=open_only,
+                kind=kind,
+                level=level,
+                account_id=account_id,
+                limit=limit,
+            ),
+            open_only=open_only,
+            kind=kind,
+            level=level,
+            account_id=account_id,
+            limit=limit,
+        )
 
     # reconciliation
 

@@ -32,6 +32,10 @@ class Family(StrEnum):
     EQUITY = "equity"
     MARKET = "market"
     ACCOUNTS = "accounts"
+    #: Alerts and their deliveries. The leader's delivery updates deliveries outside the write
+    #: path (one transaction per send, nobody waiting on it): the family's short TTL bounds how
+    #: late the alerts page shows a send; new alerts and acknowledgements invalidate it at once.
+    ALERTS = "alerts"
     #: A user's session state (role, session version, active).
     AUTH = "auth"
 
