@@ -54,6 +54,6 @@ def masked(url: str) -> str:
     apart, nothing that authenticates."""
     scheme = scheme_of(url)
     host = urlsplit(url.strip()).hostname or ""
-    if scheme in {"tgram", "slack", "msteams", "discord"}:
+    if scheme in {"tgram", "slack", "msteams", "discord", "workflow", "workflows"}:
         host = ""  # the "host" of these is the token itself
     return f"{scheme}://{host}/…" if host else f"{scheme}://…"
