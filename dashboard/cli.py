@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dashboard.settings import Settings
+from dashboard.settings import Environment, Settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add.add_argument("name")
     add.add_argument("--min-level", default="warning", help="normal, warning (default) or critical")
+    add.add_argument("--renotify-s", type=int, default=300, help="flap control of its catch-all rule")
+    add.add_argument(
+        "--no-rule", action="store_true", help="no catch-all rule: add rules with `alerts rules`"
+    )
     add.set_defaults(handler=_channels_add)
     channel_commands.add_parser("list", help="list channels (URLs masked)").set_defaults(
         handler=_channels_list
@@ -94,6 +98,22 @@ def build_parser() -> argparse.ArgumentParser:
         command = channel_commands.add_parser(name, help=text)
         command.add_argument("name")
         command.set_defaults(handler=globals()[handler])
+    rules = alert_commands.add_parser("rules", help="which alerts go to which channel (team rules)")
+    rule_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    rule = rule_commands.add_parser("add", help="route alerts to a channel")
+    rule.add_argument("name")
+    rule.add_argument("--channel", required=True)
+    rule.add_argument("--kinds", default="", help="comma-separated: guard, incident, silence, system (all)")
+    rule.add_argument("--accounts", default="", help="comma-separated account ids (all)")
+    rule.add_argument("--min-level", default="warning", help="normal, warning (default) or critical")
+    rule.add_argument("--renotify-s", type=int, default=300, help="flap control: min seconds between raises")
+    rule.add_argument("--escalate-after-s", type=int, help="unacknowledged critical: escalate after")
+    rule.add_argument("--escalation-channel", help="where an escalation goes")
+    rule.set_defaults(handler=_rules_add)
+    rule_commands.add_parser("list", help="list rules").set_defaults(handler=_rules_list)
+    drop = rule_commands.add_parser("remove", help="remove a rule")
+    drop.add_argument("name")
+    drop.set_defaults(handler=_rules_remove)
     return parser
 
 
@@ -169,17 +189,34 @@ def _print_channel(channel: Any) -> None:
     print(f"{channel.id}\t{channel.name}\t{channel.url}\t{channel.min_level.value}+\t{state}")
 
 
-def _channels_add(args: argparse.Namespace, settings: Settings) -> None:
-    from dashboard.services.alerts.channels import add_channel
+async def _alert_secrets(settings: Settings, db: Any) -> Any:
+    """The settings' key; in demo mode without one, the demo database's own (as the app does)."""
+    from dashboard.demo.alerts import demo_alert_secrets
     from dashboard.services.alerts.secrets import ChannelSecrets
 
+    if settings.alerts_key is None and settings.env is Environment.DEMO:
+        return await demo_alert_secrets(db)
+    return ChannelSecrets.of(settings.alerts_key)
+
+
+def _channels_add(args: argparse.Namespace, settings: Settings) -> None:
+    from dashboard.services.alerts.channels import add_channel
+
     url = _read_secret("Apprise URL")
-    secrets = ChannelSecrets.of(settings.alerts_key)
-    _print_channel(
-        asyncio.run(
-            _with_db(settings, lambda db: add_channel(db, secrets, args.name, url, min_level=args.min_level))
+
+    async def add(db: Any) -> Any:
+        secrets = await _alert_secrets(settings, db)
+        return await add_channel(
+            db,
+            secrets,
+            args.name,
+            url,
+            min_level=args.min_level,
+            with_rule=not args.no_rule,
+            renotify_s=args.renotify_s,
         )
-    )
+
+    _print_channel(asyncio.run(_with_db(settings, add)))
 
 
 def _channels_list(args: argparse.Namespace, settings: Settings) -> None:
@@ -197,16 +234,66 @@ def _channels_remove(args: argparse.Namespace, settings: Settings) -> None:
 
 def _channels_test(args: argparse.Namespace, settings: Settings) -> None:
     from dashboard.services.alerts.channels import send_test_message
-    from dashboard.services.alerts.secrets import ChannelSecrets
     from dashboard.services.alerts.sender import apprise_send
 
-    secrets = ChannelSecrets.of(settings.alerts_key)
-    error = asyncio.run(
-        _with_db(settings, lambda db: send_test_message(db, secrets, args.name, apprise_send))
-    )
+    async def test(db: Any) -> Any:
+        return await send_test_message(db, await _alert_secrets(settings, db), args.name, apprise_send)
+
+    error = asyncio.run(_with_db(settings, test))
     if error is not None:
         raise ValueError(f"channel {args.name!r}: {error}")
     print(f"test message accepted by channel {args.name!r}")
+
+
+def _print_rule(rule: Any) -> None:
+    kinds = ",".join(k.value for k in rule.kinds) or "all kinds"
+    accounts = ",".join(str(a) for a in rule.account_ids) or "all accounts"
+    escalation = (
+        f"\tescalate after {rule.escalate_after_s}s to {rule.escalation_channel}"
+        if rule.escalation_channel
+        else ""
+    )
+    print(
+        f"{rule.id}\t{rule.name}\t-> {rule.channel}\t{kinds}\t{accounts}\t{rule.min_level.value}+"
+        f"\trenotify {rule.renotify_s}s{escalation}"
+    )
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _rules_add(args: argparse.Namespace, settings: Settings) -> None:
+    from dashboard.services.alerts.rules import RuleSpec, add_rule
+
+    try:
+        accounts = [int(a) for a in _csv(args.accounts)]
+    except ValueError:
+        raise ValueError("--accounts: comma-separated account ids") from None
+    spec = RuleSpec(
+        name=args.name,
+        channel=args.channel,
+        kinds=_csv(args.kinds),
+        account_ids=accounts,
+        min_level=args.min_level,
+        renotify_s=args.renotify_s,
+        escalate_after_s=args.escalate_after_s,
+        escalation_channel=args.escalation_channel,
+    )
+    _print_rule(asyncio.run(_with_db(settings, lambda db: add_rule(db, spec))))
+
+
+def _rules_list(args: argparse.Namespace, settings: Settings) -> None:
+    from dashboard.services.alerts.rules import list_rules
+
+    for rule in asyncio.run(_with_db(settings, list_rules)):
+        _print_rule(rule)
+
+
+def _rules_remove(args: argparse.Namespace, settings: Settings) -> None:
+    from dashboard.services.alerts.rules import remove_rule
+
+    _print_rule(asyncio.run(_with_db(settings, lambda db: remove_rule(db, args.name))))
 
 
 def _users_create(args: argparse.Namespace, settings: Settings) -> None:

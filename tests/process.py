@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,9 @@ def clean_env(**extra: str) -> dict[str, str]:
     """The parent's environment without pytest's variables (they crash a NiceGUI child) and
     without any DASHBOARD_* setting of the developer's shell."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DASHBOARD_"))}
+    # A demo app's alert channel writes a file: never the developer's data/demo-alerts.log.
+    log_name = f"tbt-demo-alerts-{os.getpid()}.log"
+    env["DASHBOARD_DEMO_ALERT_LOG"] = os.path.join(tempfile.gettempdir(), log_name)
     env.update(extra)
     return env
 

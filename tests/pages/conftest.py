@@ -32,6 +32,7 @@ async def page_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIt
         monkeypatch.delenv(name)
     monkeypatch.setenv("DASHBOARD_DATABASE_URL", url)
     monkeypatch.setenv("DASHBOARD_JWT_SECRET", SECRET)
+    monkeypatch.setenv("DASHBOARD_DEMO_ALERT_LOG", str(tmp_path / "demo-alerts.log"))
     yield world
 
 
