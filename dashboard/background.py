@@ -59,7 +59,11 @@ def leader_work(runtime: Runtime, *, demo: bool, send: Send = apprise_send) -> J
     async def work() -> None:
         settings = runtime.settings
         config = DeliveryConfig(
-            runtime.alert_secrets, send, settings.alert_max_attempts, runtime.ack_links.url
+            runtime.alert_secrets,
+            send,
+            settings.alert_max_attempts,
+            runtime.ack_links.url,
+            on_result=lambda result: runtime.metrics.alert_deliveries.labels(result).inc(),
         )
         jobs = [
             export_account_gauges(runtime.queries, runtime.metrics.accounts),

@@ -77,6 +77,13 @@ class AppMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.alert_deliveries = Counter(
+            "dashboard_alert_deliveries",
+            "Alert delivery attempts by the leader, by result: sent, retry (failed, tried again "
+            "later), dead (failed for the last time), suppressed (flap control or acknowledged).",
+            ["result"],
+            registry=self.registry,
+        )
         # Filled by the leader only (`dashboard.account_gauges`): one series per account per cluster.
         self.accounts = AccountGauges()
         self.registry.register(self.accounts)

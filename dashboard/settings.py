@@ -116,6 +116,11 @@ class Settings(BaseSettings):
                 raise ValueError("must be a Fernet key (32 url-safe base64-encoded bytes)") from None
         return value
 
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if value == "" else value
+
     @field_validator("demo_alert_log")
     @classmethod
     def _absolute(cls, value: Path) -> Path:

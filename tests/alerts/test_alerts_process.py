@@ -66,11 +66,23 @@ def test_a_critical_breach_ingested_through_the_api_reaches_the_webhook(tmp_path
             while time.monotonic() < deadline and not receiver.received:
                 time.sleep(0.05)
             took = time.monotonic() - sent_at
+            metrics = ""
+            for _ in range(50):  # the send is counted right after the receiver answered
+                metrics = httpx.get(f"{base}/metrics").text
+                if 'dashboard_alert_deliveries_total{result="sent"}' in metrics:
+                    break
+                time.sleep(0.1)
     finally:
         receiver.stop()
     assert receiver.received, (tmp_path / "app.log").read_text()[-2000:]
     first = receiver.received[0].body
     assert first["title"].startswith("[CRITICAL]") and f"Account: {account['account_id']}" in first["message"]
     assert receiver.received[0].headers["X-Idempotency-Key"].startswith("alert-")
+    sent = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith('dashboard_alert_deliveries_total{result="sent"}')
+    ]
+    assert sent and float(sent[0].split()[-1]) >= 1, metrics[-2000:]
     print(f"ingest -> webhook: {took:.2f} s")
     assert "Traceback" not in (tmp_path / "app.log").read_text()

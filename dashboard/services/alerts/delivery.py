@@ -65,6 +65,8 @@ class DeliveryConfig:
     send: Send
     max_attempts: int
     ack_url: AckUrl = _no_link
+    #: Told each delivery's outcome (sent, retry, dead, suppressed): metrics.
+    on_result: Callable[[str], object] = lambda result: None
 
 
 def _locked(session: AsyncSession, stmt: Select[Any]) -> Select[Any]:
@@ -293,6 +295,7 @@ async def deliver_due(
             assert alert is not None and channel is not None
             if await _moot(session, alert, delivery):
                 delivery.status = DeliveryStatus.SUPPRESSED
+                config.on_result("suppressed")
                 continue
             message = message_of(
                 alert, channel.id, escalation=delivery.escalation, ack_url=config.ack_url(alert.id)
@@ -304,9 +307,12 @@ async def deliver_due(
             session.add(AlertAttempt(delivery_id=delivery.id, at=moment, ok=error is None, error=error))
             if error is None:
                 delivery.status, delivery.sent_at, delivery.last_error = DeliveryStatus.SENT, moment, None
+                config.on_result("sent")
             elif delivery.attempts >= config.max_attempts:
                 delivery.status, delivery.last_error = DeliveryStatus.DEAD, error
+                config.on_result("dead")
             else:
+                config.on_result("retry")
                 delivery.last_error = error
                 delivery.next_attempt_at = moment + timedelta(
                     seconds=retry_delay_s(delivery.attempts, draw())
