@@ -4,6 +4,8 @@ test_delivery, test_email and test_rendering): what matters here is which messag
 
 from __future__ import annotations
 
+import asyncio
+import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -86,7 +88,7 @@ async def raise_alert(
             level=level,
             account_id=account_id,
             user_id=owner,
-            title=f"{guard.value} {state.value} {level.value} at {at:%H:%M}",
+            title=f"{guard.value} {state.value} {level.value} on {account_id} at {at:%H:%M:%S}",
             created_at=at,
         )
         s.add(alert)
@@ -340,3 +342,32 @@ def test_an_acknowledgement_link_names_its_alert_and_expires() -> None:
     with pytest.raises(InvalidInput, match="not valid"):
         AckLinks(b"x" * 32, None).alert_id(token, now=T0)
     assert AckLinks(b"k" * 32, None).url(42) is None
+
+
+async def test_deliveries_go_several_at_once_but_a_recovery_never_overtakes_its_raise(
+    database: Database, desk: Desk
+) -> None:
+    sent: list[str] = []
+    jitter = random.Random(7)
+
+    async def slow_channel(url: str, message: Message) -> str | None:
+        await asyncio.sleep(jitter.uniform(0, 0.02))  # receivers answer in their own time
+        sent.append(message.title)
+        return None
+
+    await add_channel(database, SECRETS, "desk", "json://desk.example/", actor=desk.risk, renotify_s=0)
+    async with database.session() as s:
+        owners = []
+        for n in range(12):
+            user = await make_user(s, f"t{n}@x", Role.TRADER)
+            owners.append((user.id, (await make_account(s, user)).id))
+    for owner, account in owners:
+        await raise_alert(database, account, owner, T0)
+        await raise_alert(database, account, owner, T0, level=Level.NORMAL, state=AlertState.RESOLVED)
+    await dispatch(database, now=T0)
+    assert await deliver_due(database, DeliveryConfig(SECRETS, slow_channel, 3), now=lambda: T0) == 24
+    assert len(set(sent)) == 24
+    for _, account in owners:
+        raised = sent.index(f"[CRITICAL] drawdown raised critical on {account} at 12:00:00")
+        resolved = sent.index(f"[RESOLVED] drawdown resolved normal on {account} at 12:00:00")
+        assert raised < resolved

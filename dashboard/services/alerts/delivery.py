@@ -42,8 +42,10 @@ from dashboard.services.alerts.rules import load_rules
 from dashboard.services.alerts.secrets import ChannelSecrets
 from dashboard.services.alerts.sender import Message, Send
 
-DISPATCH_BATCH = 500
+DISPATCH_BATCH = 100
 SEND_BATCH = 50
+#: Deliveries sent at once on PostgreSQL (each holds a connection while its channel answers).
+SEND_CONCURRENCY = 4
 #: Critical raises older than this are no longer escalated (nobody is waiting for that page).
 ESCALATION_HORIZON = timedelta(days=1)
 #: Statuses of a delivery that told (or is telling) its channel about a raise.
@@ -270,64 +272,87 @@ async def deliver_due(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     draw: Callable[[], float] = random.random,
 ) -> int:
-    """Send the deliveries that are due; returns how many were tried."""
+    """Send the deliveries that are due; returns how many were tried.
+
+    Several at once (a slow channel must not hold up the others, and a burst of alerts is mostly
+    waiting on receivers), but the deliveries of one alert key go in order: a recovery never
+    overtakes its raise. SQLite takes one writer at a time, so there they go one by one.
+    """
     async with db.read_session() as session:
-        due = (
-            await session.execute(
-                select(AlertDelivery.id)
-                .where(AlertDelivery.status == DeliveryStatus.PENDING, AlertDelivery.next_attempt_at <= now())
-                .order_by(AlertDelivery.next_attempt_at, AlertDelivery.id)
-                .limit(SEND_BATCH)
-            )
-        ).scalars()
-        ids = list(due)
-    tried = 0
-    for delivery_id in ids:
-        async with db.session() as session:
-            stmt = select(AlertDelivery).where(
-                AlertDelivery.id == delivery_id, AlertDelivery.status == DeliveryStatus.PENDING
-            )
-            delivery = (await session.execute(_locked(session, stmt))).scalar_one_or_none()
-            if delivery is None:
-                continue  # sent meanwhile, or held by another worker
-            alert = await session.get(Alert, delivery.alert_id)
-            channel = await session.get(AlertChannel, delivery.channel_id)
-            assert alert is not None and channel is not None
-            if await _moot(session, alert, delivery):
-                delivery.status = DeliveryStatus.SUPPRESSED
-                config.on_result("suppressed")
-                continue
-            message = message_of(
-                alert, channel.id, escalation=delivery.escalation, ack_url=config.ack_url(alert.id)
-            )
-            error = await config.send(config.secrets.decrypt(channel.url_encrypted), message)
-            tried += 1
-            moment = now()
-            delivery.attempts += 1
-            session.add(AlertAttempt(delivery_id=delivery.id, at=moment, ok=error is None, error=error))
-            if error is None:
-                delivery.status, delivery.sent_at, delivery.last_error = DeliveryStatus.SENT, moment, None
-                config.on_result("sent")
-            elif delivery.attempts >= config.max_attempts:
-                delivery.status, delivery.last_error = DeliveryStatus.DEAD, error
-                config.on_result("dead")
-            else:
-                config.on_result("retry")
-                delivery.last_error = error
-                delivery.next_attempt_at = moment + timedelta(
-                    seconds=retry_delay_s(delivery.attempts, draw())
-                )
-    return tried
+        due = await session.execute(
+            select(AlertDelivery.id, Alert.key)
+            .join(Alert, Alert.id == AlertDelivery.alert_id)
+            .where(AlertDelivery.status == DeliveryStatus.PENDING, AlertDelivery.next_attempt_at <= now())
+            .order_by(AlertDelivery.next_attempt_at, AlertDelivery.id)
+            .limit(SEND_BATCH)
+        )
+        by_key: dict[str, list[int]] = {}
+        for delivery_id, key in due:
+            by_key.setdefault(key, []).append(delivery_id)
+    parallel = SEND_CONCURRENCY if db.engine.dialect.name == "postgresql" else 1
+    gate = asyncio.Semaphore(parallel)
+
+    async def in_order(ids: list[int]) -> int:
+        async with gate:
+            return sum([await _deliver_one(db, config, delivery_id, now, draw) for delivery_id in ids])
+
+    return sum(await asyncio.gather(*(in_order(ids) for ids in by_key.values())))
+
+
+async def _deliver_one(
+    db: Database,
+    config: DeliveryConfig,
+    delivery_id: int,
+    now: Callable[[], datetime],
+    draw: Callable[[], float],
+) -> int:
+    """Claim, send and record one delivery in one transaction; 1 if it was tried."""
+    async with db.session() as session:
+        stmt = select(AlertDelivery).where(
+            AlertDelivery.id == delivery_id, AlertDelivery.status == DeliveryStatus.PENDING
+        )
+        delivery = (await session.execute(_locked(session, stmt))).scalar_one_or_none()
+        if delivery is None:
+            return 0  # sent meanwhile, or held by another worker
+        alert = await session.get(Alert, delivery.alert_id)
+        channel = await session.get(AlertChannel, delivery.channel_id)
+        assert alert is not None and channel is not None
+        if await _moot(session, alert, delivery):
+            delivery.status = DeliveryStatus.SUPPRESSED
+            config.on_result("suppressed")
+            return 0
+        message = message_of(
+            alert, channel.id, escalation=delivery.escalation, ack_url=config.ack_url(alert.id)
+        )
+        error = await config.send(config.secrets.decrypt(channel.url_encrypted), message)
+        moment = now()
+        delivery.attempts += 1
+        session.add(AlertAttempt(delivery_id=delivery.id, at=moment, ok=error is None, error=error))
+        if error is None:
+            delivery.status, delivery.sent_at, delivery.last_error = DeliveryStatus.SENT, moment, None
+            config.on_result("sent")
+        elif delivery.attempts >= config.max_attempts:
+            delivery.status, delivery.last_error = DeliveryStatus.DEAD, error
+            config.on_result("dead")
+        else:
+            config.on_result("retry")
+            delivery.last_error = error
+            delivery.next_attempt_at = moment + timedelta(seconds=retry_delay_s(delivery.attempts, draw()))
+        return 1
 
 
 async def deliver_forever(db: Database, config: DeliveryConfig, *, every_s: float) -> None:
-    """The leader's job: dispatch, escalate and send every `every_s`; an outage waits for the next
-    round (the outbox keeps everything meanwhile)."""
+    """The leader's job: dispatch, escalate and send, then wait `every_s` unless a batch was full
+    (a burst is worked off at once, not 50 a second); an outage waits for the next round (the
+    outbox keeps everything meanwhile)."""
     while True:
+        busy = False
         try:
-            await dispatch(db)
+            routed = await dispatch(db)
             await escalate_due(db)
-            await deliver_due(db, config)
+            tried = await deliver_due(db, config)
+            busy = routed >= DISPATCH_BATCH or tried >= SEND_BATCH
         except DatabaseUnavailable:
             pass  # logged once by the database's outage monitor
-        await asyncio.sleep(every_s)
+        if not busy:
+            await asyncio.sleep(every_s)
