@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-fast env lint bench-queries bench-cache bench-api bench-sessions bench-db-tx bench-abuse bench-redis-recovery bench-cluster
+.PHONY: run test test-fast env lint bench-queries bench-cache bench-api bench-sessions bench-db-tx bench-abuse bench-redis-recovery bench-cluster bench-alerts
 
 run: env
 	$(PY) -m dashboard run --demo
@@ -46,3 +46,6 @@ bench-abuse: env
 
 bench-redis-recovery: env
 	$(PY) bench/redis_recovery.py
+
+bench-alerts: env
+	$(PY) bench/alerts.py
