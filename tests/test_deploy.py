@@ -49,7 +49,8 @@ def test_every_metric_an_alert_uses_is_exported() -> None:
     exported = "".join((package / name).read_text() for name in ("metrics.py", "account_gauges.py"))
     used = set(
         re.findall(
-            r"\b(dashboard_[a-z_]+?)(?:_bucket|_count|_sum|_total)?\b", (PROMETHEUS / "alerts.yml").read_text()
+            r"\b(dashboard_[a-z_]+?)(?:_bucket|_count|_sum|_total)?\b",
+            (PROMETHEUS / "alerts.yml").read_text(),
         )
     )
     assert used, "no dashboard metric in the rules"

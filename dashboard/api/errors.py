@@ -19,6 +19,7 @@ from dashboard.services.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
+    NotConfigured,
     NotFound,
     ServiceError,
     TooManyAttempts,
@@ -58,6 +59,8 @@ async def _service(request: Request, error: Exception) -> JSONResponse:
         status = 404
     elif isinstance(error, Conflict):
         status = 409
+    elif isinstance(error, NotConfigured):
+        status = 503
     elif isinstance(error, InvalidInput):
         return JSONResponse(status_code=422, content=error_body(str(error), error.field))
     else:

@@ -21,6 +21,7 @@ from dashboard.services.alerts.sender import DEMO_SCHEME
 from dashboard.services.errors import Conflict
 
 KEY_META = "demo_alerts_key"
+TAIL_BYTES = 64 * 1024
 DEMO_CHANNEL = "demo"
 
 
@@ -65,8 +66,14 @@ def read_demo_log(path: Path, max_messages: int = 20) -> list[str]:
     """The newest messages the demo channel received, newest first (each as written: a header
     line, then the body). Blocking file I/O: call it in a thread."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as log_file:
+            size = log_file.seek(0, 2)
+            log_file.seek(max(0, size - TAIL_BYTES))  # the file only grows: read its end
+            text = log_file.read().decode("utf-8", errors="replace")
     except FileNotFoundError:
         return []
-    messages = [m.strip() for m in text.split("--- ") if m.strip()]
-    return [f"--- {m}" for m in reversed(messages[-max_messages:])]
+    messages = [m.strip() for m in text.split("\n--- ")]
+    if size > TAIL_BYTES:
+        messages = messages[1:]  # the first is cut
+    messages = [m if m.startswith("--- ") else f"--- {m}" for m in messages if m]
+    return list(reversed(messages[-max_messages:]))

@@ -27,6 +27,11 @@ class Unauthenticated(ServiceError):
     """No valid credentials. The message is deliberately generic (never "no such user")."""
 
 
+class NotConfigured(ServiceError):
+    """The server lacks a setting this needs (e.g. the alert channels' key): the operator's to fix,
+    not the caller's."""
+
+
 class Conflict(ServiceError):
     """The request collides with stored state (e.g. a user with that e-mail already exists)."""
 

@@ -134,7 +134,7 @@ async def test_a_trader_cannot_name_another_traders_account_or_channel(
         await add_rule(
             database, RuleSpec("spy", "alice-phone", account_ids=[desk.bob_account]), actor=desk.alice
         )
-    with pytest.raises(NotFound):
+    with pytest.raises(InvalidInput, match="channel: no channel named 'bob-phone'"):
         await add_rule(database, RuleSpec("borrow", "bob-phone"), actor=desk.alice)
     with pytest.raises(InvalidInput, match="system"):
         await add_rule(database, RuleSpec("ops", "alice-phone", kinds=["system"]), actor=desk.alice)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from dashboard.db.models import Alert, GuardEvent
 from dashboard.db.session import Database
@@ -49,6 +50,10 @@ async def acknowledge_alert(
         if alert.state is not AlertState.RAISED:
             raise InvalidInput("only a raised alert can be acknowledged", field="alert_id")
         changed = alert.acknowledged_at is None
+        if changed and await _resolved_since(session, alert):
+            raise InvalidInput(
+                "this alert has resolved since: there is nothing to acknowledge", field="alert_id"
+            )
         if changed:
             alert.acknowledged_at, alert.acknowledged_by = now, viewer.user_id
             if alert.guard_event_id is not None:
@@ -71,6 +76,15 @@ async def acknowledge_alert(
             else Touched().everyone(Family.GUARD_EVENTS, Family.ALERTS)
         )
         return AlertAcknowledged(alert_id, changed, alert.acknowledged_by, alert.acknowledged_at, touched)
+
+
+async def _resolved_since(session: AsyncSession, alert: Alert) -> bool:
+    later = await session.execute(
+        select(Alert.id)
+        .where(Alert.key == alert.key, Alert.id > alert.id, Alert.state == AlertState.RESOLVED)
+        .limit(1)
+    )
+    return later.first() is not None
 
 
 async def alert_for(db: Database, viewer: Viewer, alert_id: int) -> Alert:

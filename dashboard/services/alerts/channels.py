@@ -47,6 +47,15 @@ def view(channel: AlertChannel) -> ChannelView:
     )
 
 
+def checked_name(name: str) -> str:
+    """A channel's or rule's name: 1 to 64 characters, no "/" (it is a path segment of the API)
+    and no control characters."""
+    name = name.strip()
+    if not 1 <= len(name) <= 64 or "/" in name or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise InvalidInput('name: 1 to 64 characters, without "/"', field="name")
+    return name
+
+
 def owner_of(actor: Viewer | None) -> int | None:
     """Whose a new channel or rule is: a trader's own, else the team's (NULL)."""
     return None if actor is None or actor.sees_all else actor.user_id
@@ -69,9 +78,7 @@ async def add_channel(
     with_rule: bool = True,
     renotify_s: int = 300,
 ) -> ChannelView:
-    name = name.strip()
-    if not 1 <= len(name) <= 64:
-        raise InvalidInput("name: 1 to 64 characters", field="name")
+    name = checked_name(name)
     level = parse_enum(Level, min_level, "min_level") or Level.WARNING
     if not 0 <= renotify_s <= 86_400:
         raise InvalidInput("renotify_s: 0 to 86400 seconds", field="renotify_s")

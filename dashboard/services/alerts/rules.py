@@ -20,7 +20,7 @@ from dashboard.db.models import AlertChannel, AlertRule, TradingAccount, User
 from dashboard.db.session import Database
 from dashboard.domain.alerts import Rule
 from dashboard.domain.enums import LEVEL_RANK, AlertKind, Level
-from dashboard.services.alerts.channels import enabled_channel, may_manage, owner_of
+from dashboard.services.alerts.channels import checked_name, enabled_channel, may_manage, owner_of
 from dashboard.services.audit import AuditAction, audit
 from dashboard.services.errors import Conflict, InvalidInput, NotFound
 from dashboard.services.queries import parse_enum
@@ -94,8 +94,14 @@ async def load_rules(session: AsyncSession) -> list[Rule]:
     return rules
 
 
+def _kind(value: str) -> AlertKind:
+    kind = parse_enum(AlertKind, value, "kinds")
+    assert kind is not None  # a str is never None
+    return kind
+
+
 def _kinds(actor: Viewer | None, values: Sequence[str]) -> list[str]:
-    kinds = sorted({(parse_enum(AlertKind, v, "kinds") or AlertKind.GUARD).value for v in values})
+    kinds = sorted({AlertKind(_kind(v)).value for v in values})
     if owner_of(actor) is not None and AlertKind.SYSTEM.value in kinds:
         raise InvalidInput("kinds: the dashboard's own (system) alerts are for risk and admin", field="kinds")
     return kinds
@@ -117,10 +123,16 @@ async def _accounts(session: AsyncSession, actor: Viewer | None, ids: Sequence[i
     return wanted
 
 
+async def _named_channel(session: AsyncSession, name: str, actor: Viewer | None, field: str) -> AlertChannel:
+    """A channel a rule names: an unknown (or someone else's) one is a bad field of the rule."""
+    try:
+        return await enabled_channel(session, name, actor)
+    except NotFound as error:
+        raise InvalidInput(f"{field}: {error}", field=field) from None
+
+
 async def add_rule(db: Database, spec: RuleSpec, *, actor: Viewer | None = None) -> RuleView:
-    name = spec.name.strip()
-    if not 1 <= len(name) <= 64:
-        raise InvalidInput("name: 1 to 64 characters", field="name")
+    name = checked_name(spec.name)
     level = parse_enum(Level, spec.min_level, "min_level") or Level.WARNING
     if not 0 <= spec.renotify_s <= MAX_RENOTIFY_S:
         raise InvalidInput(f"renotify_s: 0 to {MAX_RENOTIFY_S} seconds", field="renotify_s")
@@ -133,9 +145,9 @@ async def add_rule(db: Database, spec: RuleSpec, *, actor: Viewer | None = None)
     async with db.session() as session:
         if (await session.execute(select(AlertRule.id).where(AlertRule.name == name))).first():
             raise Conflict(f"a rule named {name!r} exists")
-        channel = await enabled_channel(session, spec.channel, actor)
+        channel = await _named_channel(session, spec.channel, actor, "channel")
         escalation = (
-            await enabled_channel(session, spec.escalation_channel, actor)
+            await _named_channel(session, spec.escalation_channel, actor, "escalation_channel")
             if spec.escalation_channel
             else None
         )

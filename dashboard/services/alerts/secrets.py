@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from cryptography.fernet import Fernet, InvalidToken
 from pydantic import SecretStr
 
-from dashboard.services.errors import InvalidInput, ServiceError
+from dashboard.services.errors import InvalidInput, NotConfigured
 
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]{1,31})://", re.IGNORECASE)
 
@@ -29,7 +29,7 @@ class ChannelSecrets:
 
     def _require(self) -> Fernet:
         if self._fernet is None:
-            raise ServiceError("alert channels need DASHBOARD_ALERTS_KEY (a Fernet key) to store their URLs")
+            raise NotConfigured("alert channels need DASHBOARD_ALERTS_KEY (a Fernet key) to store their URLs")
         return self._fernet
 
     def encrypt(self, url: str) -> str:
@@ -39,7 +39,7 @@ class ChannelSecrets:
         try:
             return self._require().decrypt(token.encode()).decode()
         except InvalidToken:
-            raise ServiceError("a channel URL cannot be read with this DASHBOARD_ALERTS_KEY") from None
+            raise NotConfigured("a channel URL cannot be read with this DASHBOARD_ALERTS_KEY") from None
 
 
 def scheme_of(url: str) -> str:
@@ -53,7 +53,10 @@ def masked(url: str) -> str:
     """Scheme and host only (`tgram://…`, `json://hooks.example.com/…`): enough to tell channels
     apart, nothing that authenticates."""
     scheme = scheme_of(url)
-    host = urlsplit(url.strip()).hostname or ""
+    try:
+        host = urlsplit(url.strip()).hostname or ""
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 host
+        raise InvalidInput("url: not a valid URL", field="url") from None
     if scheme in {"tgram", "slack", "msteams", "discord", "workflow", "workflows"}:
         host = ""  # the "host" of these is the token itself
     return f"{scheme}://{host}/…" if host else f"{scheme}://…"

@@ -22,7 +22,10 @@ from apprise.decorators import notify
 
 from dashboard.domain.enums import AlertState, Level
 
-logging.getLogger("apprise").setLevel(logging.WARNING)
+# Apprise's debug lines hold payloads, and urllib3's (under Apprise's requests) the request path,
+# which for a webhook is the secret: neither reaches the service's log, whatever its level.
+for _noisy in ("apprise", "urllib3"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
 
 #: Demo mode's channel: `demolog:///absolute/path/to/file.log`, a local file anyone can read.
 DEMO_SCHEME = "demolog"

@@ -17,7 +17,7 @@ from dashboard.db.session import Database
 from dashboard.domain.alerts import alert_status
 from dashboard.domain.enums import AlertKind, AlertState, DeliveryStatus, Level
 from dashboard.schemas.alerts import AlertDeliveryView, AlertList, AlertView, DeliveryAttemptView
-from dashboard.services.queries import check_limit, parse_enum, resolve_now
+from dashboard.services.queries import check_limit, ensure_account_visible, parse_enum, resolve_now
 from dashboard.services.viewer import Viewer
 
 MAX_ALERTS = 500
@@ -68,6 +68,8 @@ async def recent_alerts(
     if account_id is not None:
         stmt = stmt.where(Alert.account_id == account_id)
     async with db.read_session() as session:
+        if account_id is not None:
+            await ensure_account_visible(session, viewer, account_id)
         rows = list((await session.execute(stmt)).all())
         ids = [alert.id for alert, _ in rows]
         deliveries = (
