@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI, Request
 
 from dashboard.api.body_limits import BodyLimit
 from dashboard.api.errors import register_error_handlers
-from dashboard.api.routes import auth, health, ingest, metrics, reads
+from dashboard.api.routes import alerts, auth, health, ingest, metrics, reads
 from dashboard.services.errors import NotFound
 
 API_PREFIX = "/api/v1"
@@ -30,6 +30,7 @@ def build_router() -> APIRouter:
     router.include_router(reads.router)  # the hottest routes are matched first
     router.include_router(auth.router)
     router.include_router(ingest.router)
+    router.include_router(alerts.router)
     return router
 
 
