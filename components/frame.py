@@ -23,6 +23,7 @@ NAV = [
     ("/reconciliation", "Reconciliation", "sync_alt", False),
     ("/positions", "Positions", "list_alt", False),
     ("/guards", "Risk guards", "speed", False),
+    ("/alerts", "Alerts", "notifications", False),
     ("/risk", "Risk wall", "dashboard", True),
 ]
 

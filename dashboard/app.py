@@ -26,9 +26,10 @@ from nicegui.nicegui import sio_app
 
 from dashboard.api.router import build_api
 from dashboard.auth.secret import JwtSecret, resolve_jwt_secret
-from dashboard.background import leader_work
+from dashboard.background import leader_work, watch_trouble
 from dashboard.db.migrate import upgrade
 from dashboard.db.outage import DatabaseUnavailable
+from dashboard.demo.alerts import demo_alert_secrets, ensure_demo_channel
 from dashboard.demo.seed import DEMO_PASSWORD, demo_logins, ensure_demo_passwords, is_seeded, seed_demo
 from dashboard.gc_tuning import COLLECT_EVERY_S, ClosedTabs, tune_gc
 from dashboard.metrics import RequestMetrics
@@ -41,7 +42,7 @@ from dashboard.web.guards import ASGIApp, OriginGuard, SessionGuard
 from dashboard.web.proxies import behind_proxies
 from dashboard.web.socket_route import SocketRoute
 from dashboard.web.websocket_protocol import WebSocketProtocol
-from pages import guards, home, login, positions, reconciliation, risk
+from pages import alert_ack, alerts, guards, home, login, positions, reconciliation, risk
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,8 @@ def configure(settings: Settings, *, demo: bool) -> JwtSecret:
     demo_mode = settings.env is Environment.DEMO
     home.register()
     login.register(demo_mode)
-    for live in (reconciliation.page, positions.page, guards.page, risk.page):
+    alert_ack.register(demo_mode)
+    for live in (reconciliation.page, positions.page, guards.page, alerts.page, risk.page):
         live.register(demo_mode)
     return secret
 
@@ -123,10 +125,12 @@ async def _bring_up(runtime: Runtime, *, demo: bool) -> None:
         print(f"Demo logins (password '{DEMO_PASSWORD}'): {logins}", flush=True)
     # Background work runs once per cluster: in whichever process holds the leader lock.
     background_tasks.create(runtime.leadership.run(leader_work(runtime, demo=demo)), name="leader")
+    background_tasks.create(watch_trouble(runtime), name="trouble")
 
 
 async def _prepare_demo(runtime: Runtime) -> None:
-    """Seed on first start (until the seed's marker is there), and give demo users the password."""
+    """Seed on first start (until the seed's marker is there), give demo users the password, and
+    set up the demo's alert channel."""
     if not await is_seeded(runtime.database):
         log.warning("seeding demo data (first start)...")
         try:
@@ -134,6 +138,9 @@ async def _prepare_demo(runtime: Runtime) -> None:
         except ServiceError as error:  # another data set is there: leave it alone
             log.warning("not seeding the demo: %s", error)
     await ensure_demo_passwords(runtime.database)
+    if runtime.settings.alerts_key is None:
+        runtime.alert_secrets = await demo_alert_secrets(runtime.database)
+    await ensure_demo_channel(runtime.database, runtime.alert_secrets, runtime.settings.demo_alert_log)
 
 
 def serve(settings: Settings, *, demo: bool) -> None:
