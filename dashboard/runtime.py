@@ -79,7 +79,9 @@ class Runtime:
     def __post_init__(self) -> None:
         # Pages and API read only through `queries` (cached) and write only through `write` (which
         # invalidates what each write touched); nothing on a hot path reaches the database directly.
-        self.queries = CachedQueries(self.database, self.cache)
+        self.queries = CachedQueries(
+            self.database, self.cache, raw_equity_kept=timedelta(days=self.settings.equity_raw_retention_days)
+        )
         self.write = Writer(
             self.database, self.cache, lambda op, result: self.metrics.writes.labels(op, result).inc()
         )

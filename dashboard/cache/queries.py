@@ -29,6 +29,7 @@ from dashboard.schemas.guards import AccountGuardList, EquityCurve, GuardEventLi
 from dashboard.schemas.positions import ClosedPositionPage, PositionList, PositionView
 from dashboard.schemas.reconciliation import DivergenceTimeline, OpenIncidents, ReconciliationStatus
 from dashboard.services.queries import accounts, alerts, guards, positions, reconciliation
+from dashboard.services.queries.guards import DEFAULT_RAW_KEPT
 from dashboard.services.touched import Family
 from dashboard.services.viewer import Viewer
 
@@ -82,9 +83,13 @@ def _window(
 
 
 class CachedQueries:
-    def __init__(self, db: Database, cache: QueryCache) -> None:
+    def __init__(
+        self, db: Database, cache: QueryCache, *, raw_equity_kept: timedelta = DEFAULT_RAW_KEPT
+    ) -> None:
         self.db = db
         self.cache = cache
+        # Minute snapshots older than this are gone (retention): curves reaching back read rollups.
+        self.raw_equity_kept = raw_equity_kept
 
     async def _get(
         self,
@@ -294,7 +299,9 @@ class CachedQueries:
 
         async def load() -> EquityCurve:
             start, end = bounds()
-            return await guards.equity_curve(self.db, viewer, account_id, start, end, max_points=max_points)
+            return await guards.equity_curve(
+                self.db, viewer, account_id, start, end, max_points=max_points, raw_kept=self.raw_equity_kept
+            )
 
         return await self._get(
             Family.EQUITY, viewer, EquityCurve, load, account_id=account_id, max_points=max_points, **params

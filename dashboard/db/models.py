@@ -259,7 +259,8 @@ class DivergenceIncident(Base):
 
 class EquitySnapshot(Base):
     __tablename__ = "equity_snapshots"
-    __table_args__ = (UniqueConstraint("account_id", "ts"),)
+    # (ts): the retention job finds what is past its horizon without reading every account.
+    __table_args__ = (UniqueConstraint("account_id", "ts"), Index(None, "ts"))
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("trading_accounts.id"))
@@ -270,6 +271,32 @@ class EquitySnapshot(Base):
     free_margin: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
     hwm: Mapped[Decimal] = mapped_column(Money())
     drawdown_pct: Mapped[Decimal] = mapped_column(Pct())
+
+
+class EquityHourly(Base):
+    """One account's equity over one hour (`dashboard.domain.rollups`), kept for the life of the
+    account while the minute snapshots are pruned after `equity_raw_retention_days`. Written by
+    ingestion with each snapshot, in its transaction, under the account's lock."""
+
+    __tablename__ = "equity_hourly"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("trading_accounts.id"), primary_key=True)
+    # Hours since the epoch: an integer both databases divide into coarser buckets.
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    open_equity: Mapped[Decimal] = mapped_column(Money())
+    high_equity: Mapped[Decimal] = mapped_column(Money())
+    low_equity: Mapped[Decimal] = mapped_column(Money())
+    close_ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    close_balance: Mapped[Decimal] = mapped_column(Money())
+    close_equity: Mapped[Decimal] = mapped_column(Money())
+    close_hwm: Mapped[Decimal] = mapped_column(Money())
+    close_drawdown_pct: Mapped[Decimal] = mapped_column(Pct())
+    worst_ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    worst_balance: Mapped[Decimal] = mapped_column(Money())
+    worst_equity: Mapped[Decimal] = mapped_column(Money())
+    worst_hwm: Mapped[Decimal] = mapped_column(Money())
+    worst_drawdown_pct: Mapped[Decimal] = mapped_column(Pct())
+    samples: Mapped[int] = mapped_column(Integer)
 
 
 class AccountRiskState(Base):

@@ -24,6 +24,7 @@ from dashboard.db.models import (
     AppMeta,
     Base,
     DivergenceIncident,
+    EquityHourly,
     EquitySnapshot,
     GuardEvent,
     Instrument,
@@ -53,8 +54,10 @@ from dashboard.domain.enums import (
     SyncEventType,
 )
 from dashboard.domain.instruments import InstrumentSpec
+from dashboard.domain.rollups import Sample, buckets_of
 from dashboard.services.errors import ServiceError
 from dashboard.services.ingestion.equity import guard_event, store_state
+from dashboard.services.ingestion.rollups import bucket_values
 
 __all__ = [
     "DEFAULT_SEED",
@@ -330,6 +333,8 @@ async def _insert_account(
     margin = margin_of(((p.symbol, p.volume) for p in open_now), specs, mids, row.currency, row.leverage)
     walk = await asyncio.to_thread(equity_walk, fleet, account, row, seed, anchor, n_points, floating, margin)
     await _bulk(session, EquitySnapshot, walk.rows)
+    samples = [Sample(r["ts"], r["balance"], r["equity"], r["hwm"], r["drawdown_pct"]) for r in walk.rows]
+    await _bulk(session, EquityHourly, [bucket_values(row.id, b) for b in buckets_of(samples)])
 
     ordered = sorted(persisted, key=lambda p: p.identifier)
     ids = await _bulk_ids(session, Position, [p.row(row.id, row.user_id) for p in ordered])

@@ -15,10 +15,12 @@ from dashboard.domain.enums import Level
 from dashboard.domain.levels import Thresholds
 from dashboard.domain.numbers import DomainError, money
 from dashboard.domain.risk_state import AccountRules, RiskAlert, RiskState, advance
+from dashboard.domain.rollups import Sample
 from dashboard.services.alerts.outbox import add_guard_alerts, heard_from
 from dashboard.services.errors import InvalidInput
 from dashboard.services.ingestion.common import lock_account
 from dashboard.services.ingestion.inputs import EquitySnapshotIn, parse
+from dashboard.services.ingestion.rollups import roll_up_equity
 from dashboard.services.touched import Family, Touched
 
 FAMILIES = (Family.GUARDS, Family.EQUITY, Family.GUARD_EVENTS, Family.RISK_WALL, Family.ALERTS)
@@ -110,6 +112,10 @@ async def _record(session: AsyncSession, snap: EquitySnapshotIn) -> EquityResult
         drawdown_pct=new_state.drawdown_pct,
     )
     session.add(snapshot_row)
+    sample = Sample(
+        snap.ts, snapshot_row.balance, snapshot_row.equity, snapshot_row.hwm, snapshot_row.drawdown_pct
+    )
+    await roll_up_equity(session, account.id, sample)
     events = [guard_event(account, alert, snap.ts) for alert in alerts]
     session.add_all(events)
     await add_guard_alerts(session, events)

@@ -7,15 +7,23 @@ ingestion with every snapshot), never recomputed from snapshots at read time.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
-from dashboard.db.models import AccountRiskState, EquitySnapshot, GuardEvent, MarketState, TradingAccount
+from dashboard.db.models import (
+    AccountRiskState,
+    EquityHourly,
+    EquitySnapshot,
+    GuardEvent,
+    MarketState,
+    TradingAccount,
+)
 from dashboard.db.session import Database
 from dashboard.domain.enums import GuardType, Level
+from dashboard.domain.rollups import hour_of
 from dashboard.schemas.guards import (
     AccountGuardList,
     AccountGuardState,
@@ -152,6 +160,12 @@ def downsample_indices(drawdowns: list[Decimal], max_points: int) -> list[int]:
     return sorted(keep)
 
 
+#: Windows up to this long are drawn from the minute snapshots; longer ones from hourly rollups.
+RAW_WINDOW = timedelta(hours=24)
+#: How long minute snapshots are kept (the retention job's horizon; see Settings).
+DEFAULT_RAW_KEPT = timedelta(days=30)
+
+
 async def equity_curve(
     db: Database,
     viewer: Viewer,
@@ -160,15 +174,17 @@ async def equity_curve(
     until: datetime,
     max_points: int = 2000,
     now: datetime | None = None,
+    raw_kept: timedelta = DEFAULT_RAW_KEPT,
 ) -> EquityCurve:
-    """Snapshots of one account with `ts` in the closed window `[since, until]`, ascending, with
+    """The equity curve of one account over the closed window `[since, until]`, ascending, with
     `hwm` and `drawdown_pct` as stored by ingestion (not recomputed, so the curve matches the
-    gauges).
+    gauges), never more than `max_points` points (`downsampled` is then True).
 
-    Two queries: a visibility probe (`NotFound` for an invisible account, even if it has no
-    snapshot in the window) and the `(account_id, ts)` range scan. More than `max_points` rows are
-    downsampled evenly in Python, keeping the last point and the maximum-drawdown point
-    (`downsampled` is then True).
+    Up to 24 h (and within the minute snapshots' retention): the snapshots, evenly thinned in
+    Python if there are too many, keeping the last point and the maximum-drawdown point. Longer:
+    the hourly rollups, merged in the database into groups of whole hours, each drawn as its worst
+    moment and its close, so a drawdown spike is never averaged away and the HWM is exact at every
+    point.
     """
     as_of = resolve_now(now)
     since = require_aware(since, "since")
@@ -176,7 +192,23 @@ async def equity_curve(
     if since > until:
         raise InvalidInput("since must not be later than until", field="since")
     check_limit(max_points, "max_points", MAX_EQUITY_POINTS, minimum=2)
+    if until - since <= RAW_WINDOW and since >= as_of - raw_kept:
+        points, downsampled = await _raw_points(db, viewer, account_id, since, until, max_points)
+    else:
+        points, downsampled = await _rollup_points(db, viewer, account_id, since, until, max_points)
+    return EquityCurve.model_construct(
+        account_id=account_id,
+        since=since,
+        until=until,
+        points=points,
+        downsampled=downsampled,
+        as_of=as_of,
+    )
 
+
+async def _raw_points(
+    db: Database, viewer: Viewer, account_id: int, since: datetime, until: datetime, max_points: int
+) -> tuple[list[EquityPoint], bool]:
     stmt = (
         select(*_POINT_COLUMNS)
         .where(
@@ -189,16 +221,73 @@ async def equity_curve(
     async with db.read_session() as session:
         await ensure_account_visible(session, viewer, account_id)
         rows = (await session.execute(stmt)).all()
-
     kept = downsample_indices([row.drawdown_pct for row in rows], max_points)
-    return EquityCurve(
-        account_id=account_id,
-        since=since,
-        until=until,
-        points=[EquityPoint.model_validate(rows[i]) for i in kept],
-        downsampled=len(kept) < len(rows),
-        as_of=as_of,
+    # Trusted rows of the right types: built without validating each value again.
+    points = [EquityPoint.model_construct(**rows[i]._mapping) for i in kept]
+    return points, len(kept) < len(rows)
+
+
+async def _rollup_points(
+    db: Database, viewer: Viewer, account_id: int, since: datetime, until: datetime, max_points: int
+) -> tuple[list[EquityPoint], bool]:
+    first, last = hour_of(since), hour_of(until)
+    hours = last - first + 1
+    per_group = -(-hours // max(1, max_points // 2))  # ceil: whole hours per group
+    table = EquityHourly
+    group = (table.hour - table.hour % per_group).label("grp")
+    ranked = (
+        select(
+            table,
+            func.row_number()
+            .over(partition_by=group, order_by=(table.worst_drawdown_pct.desc(), table.hour.asc()))
+            .label("worst_rank"),
+            func.row_number().over(partition_by=group, order_by=table.hour.desc()).label("close_rank"),
+        )
+        .where(table.account_id == account_id, table.hour >= first, table.hour <= last)
+        .subquery()
     )
+    columns = ranked.c
+    stmt = (
+        select(
+            columns.hour,
+            columns.worst_rank,
+            columns.close_rank,
+            columns.close_ts,
+            columns.close_balance,
+            columns.close_equity,
+            columns.close_hwm,
+            columns.close_drawdown_pct,
+            columns.worst_ts,
+            columns.worst_balance,
+            columns.worst_equity,
+            columns.worst_hwm,
+            columns.worst_drawdown_pct,
+        )
+        .where((columns.worst_rank == 1) | (columns.close_rank == 1))
+        .order_by(columns.hour)
+    )
+    async with db.read_session() as session:
+        await ensure_account_visible(session, viewer, account_id)
+        rows = (await session.execute(stmt)).all()
+    by_ts: dict[datetime, EquityPoint] = {}
+    for row in rows:
+        if row.worst_rank == 1 and since <= row.worst_ts <= until:
+            by_ts[row.worst_ts] = EquityPoint.model_construct(
+                ts=row.worst_ts,
+                balance=row.worst_balance,
+                equity=row.worst_equity,
+                hwm=row.worst_hwm,
+                drawdown_pct=row.worst_drawdown_pct,
+            )
+        if row.close_rank == 1 and since <= row.close_ts <= until:
+            by_ts[row.close_ts] = EquityPoint.model_construct(
+                ts=row.close_ts,
+                balance=row.close_balance,
+                equity=row.close_equity,
+                hwm=row.close_hwm,
+                drawdown_pct=row.close_drawdown_pct,
+            )
+    return [by_ts[ts] for ts in sorted(by_ts)], True
 
 
 def _age_seconds(now: datetime, quoted_at: datetime) -> Decimal:
