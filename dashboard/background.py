@@ -1,7 +1,7 @@
 """The cluster's background work, run by one process at a time: the leader (`dashboard.db.leader`).
 
 The per-account risk gauges for Prometheus, the alerts (delivery of the outbox to its channels,
-escalation, silent accounts, the cache's trouble), and the demo simulator in demo mode. The jobs
+escalation, silent accounts, the cache's trouble), retention, and the demo simulator in demo mode. The jobs
 run side by side; one that fails ends the leader's turn, and the next turn (here or in another
 process) starts them all again, which is what a job expects after a crash anyway.
 
@@ -12,7 +12,8 @@ process that led last is the one that reports it (`dashboard.services.alerts.tro
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import logging
+from datetime import UTC, datetime, timedelta
 
 from dashboard.account_gauges import export_account_gauges
 from dashboard.db.leader import Job
@@ -23,6 +24,9 @@ from dashboard.services.alerts.delivery import DeliveryConfig, deliver_forever
 from dashboard.services.alerts.sender import Send, apprise_send
 from dashboard.services.alerts.silence import mark_silent_accounts
 from dashboard.services.alerts.trouble import TroubleWatch
+from dashboard.services.retention import run_retention
+
+log = logging.getLogger(__name__)
 
 
 async def watch_silence(runtime: Runtime, every_s: float) -> None:
@@ -55,6 +59,28 @@ async def watch_trouble(runtime: Runtime, send: Send = apprise_send) -> None:
         await asyncio.sleep(runtime.settings.alert_poll_s * 5)
 
 
+async def retention_forever(runtime: Runtime) -> None:
+    """Retention on the leader: at start, then every `retention_every_s`; says what it did."""
+    settings = runtime.settings
+    while True:
+        try:
+            run = await run_retention(
+                runtime.database,
+                raw_equity_kept=timedelta(days=settings.equity_raw_retention_days),
+                alerts_kept=timedelta(days=settings.alert_retention_days),
+            )
+        except DatabaseUnavailable:
+            pass
+        else:
+            runtime.metrics.retention_seconds.observe(run.seconds)
+            for table, count in run.deleted.items():
+                runtime.metrics.retention_deleted.labels(table).inc(count)
+            if any(run.deleted.values()):
+                done = ", ".join(f"{count} {table}" for table, count in run.deleted.items() if count)
+                log.warning("retention: deleted %s in %d batches, %.1f s", done, run.batches, run.seconds)
+        await asyncio.sleep(settings.retention_every_s)
+
+
 def leader_work(runtime: Runtime, *, demo: bool, send: Send = apprise_send) -> Job:
     async def work() -> None:
         settings = runtime.settings
@@ -69,6 +95,7 @@ def leader_work(runtime: Runtime, *, demo: bool, send: Send = apprise_send) -> J
             export_account_gauges(runtime.queries, runtime.metrics.accounts),
             deliver_forever(runtime.database, config, every_s=settings.alert_poll_s),
             watch_silence(runtime, every_s=max(settings.alert_poll_s, 5.0)),
+            retention_forever(runtime),
         ]
         if demo:
             simulator = Simulator(runtime.write, interval_s=runtime.settings.simulate_interval_s)

@@ -84,6 +84,18 @@ class AppMetrics:
             ["result"],
             registry=self.registry,
         )
+        self.retention_deleted = Counter(
+            "dashboard_retention_deleted_rows",
+            "Rows the leader's retention job deleted, by table.",
+            ["table"],
+            registry=self.registry,
+        )
+        self.retention_seconds = Histogram(
+            "dashboard_retention_run_seconds",
+            "How long one run of the retention job took (it deletes in short batches).",
+            buckets=(0.01, 0.1, 0.5, 1, 5, 15, 60, 300),
+            registry=self.registry,
+        )
         # Filled by the leader only (`dashboard.account_gauges`): one series per account per cluster.
         self.accounts = AccountGauges()
         self.registry.register(self.accounts)

@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     # Demo mode's built-in alert channel writes here (and the alerts page shows its tail).
     demo_alert_log: Path = DEFAULT_DEMO_ALERT_LOG
+    # Retention (run by the leader): minute equity snapshots are kept this many days, then only
+    # their hourly rollups (kept for the life of the account); longer curves read the rollups.
+    equity_raw_retention_days: int = Field(default=30, ge=2, le=3650)
+    # Alerts (with their deliveries and attempts) are kept this many days.
+    alert_retention_days: int = Field(default=180, ge=1, le=3650)
+    # How often the leader runs retention (seconds).
+    retention_every_s: float = Field(default=600.0, ge=1, le=86_400)
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     # How often the in-process simulator (run --demo) produces quotes, equity and syncs.

@@ -1,0 +1,79 @@
+"""Retention: what the database stops keeping, so it does not grow with every minute forever.
+
+Minute equity snapshots older than `equity_raw_retention_days` go (their hourly rollups stay for
+the life of the account, and every curve that reaches back that far reads the rollups); alerts
+older than `alert_retention_days` go with their deliveries and attempts. Deleted in small batches,
+each its own short transaction, so ingestion never waits behind a long lock; idempotent and
+restartable (a run that stops half-way leaves only less to do). No cached read changes: nothing
+reads what is deleted (curves past the horizon read rollups), so nothing is invalidated.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select
+
+from dashboard.db.models import Alert, AlertAttempt, AlertDelivery, EquitySnapshot
+from dashboard.db.session import Database
+
+BATCH = 5_000
+
+
+@dataclass
+class RetentionRun:
+    deleted: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    batches: int = 0
+
+
+async def prune_raw_equity(db: Database, cutoff: datetime, run: RetentionRun, batch: int = BATCH) -> None:
+    while True:
+        async with db.session() as session:
+            ids = select(EquitySnapshot.id).where(EquitySnapshot.ts < cutoff).limit(batch).scalar_subquery()
+            result = await session.execute(delete(EquitySnapshot).where(EquitySnapshot.id.in_(ids)))
+        count = int(getattr(result, "rowcount", 0) or 0)
+        run.batches += 1
+        run.deleted["equity_snapshots"] = run.deleted.get("equity_snapshots", 0) + count
+        if count < batch:
+            return
+
+
+async def prune_alerts(db: Database, cutoff: datetime, run: RetentionRun, batch: int = BATCH // 10) -> None:
+    while True:
+        async with db.session() as session:
+            ids = list(
+                (
+                    await session.execute(
+                        select(Alert.id).where(Alert.created_at < cutoff).order_by(Alert.id).limit(batch)
+                    )
+                ).scalars()
+            )
+            if ids:
+                deliveries = select(AlertDelivery.id).where(AlertDelivery.alert_id.in_(ids)).scalar_subquery()
+                attempts = await session.execute(
+                    delete(AlertAttempt).where(AlertAttempt.delivery_id.in_(deliveries))
+                )
+                await session.execute(delete(AlertDelivery).where(AlertDelivery.alert_id.in_(ids)))
+                await session.execute(delete(Alert).where(Alert.id.in_(ids)))
+                run.deleted["alert_attempts"] = run.deleted.get("alert_attempts", 0) + int(
+                    getattr(attempts, "rowcount", 0) or 0
+                )
+        run.batches += 1
+        run.deleted["alerts"] = run.deleted.get("alerts", 0) + len(ids)
+        if len(ids) < batch:
+            return
+
+
+async def run_retention(
+    db: Database, *, raw_equity_kept: timedelta, alerts_kept: timedelta, now: datetime | None = None
+) -> RetentionRun:
+    moment = now or datetime.now(UTC)
+    run = RetentionRun()
+    started = time.perf_counter()
+    await prune_raw_equity(db, moment - raw_equity_kept, run)
+    await prune_alerts(db, moment - alerts_kept, run)
+    run.seconds = time.perf_counter() - started
+    return run

@@ -1,0 +1,199 @@
+"""Long equity windows from hourly rollups, kept by ingestion; retention of the minute snapshots
+and of old alerts; the migration's backfill. On both backends."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import func, insert, select
+
+from dashboard.db.migrate import upgrade
+from dashboard.db.models import (
+    Alert,
+    AlertAttempt,
+    AlertChannel,
+    AlertDelivery,
+    EquityHourly,
+    EquitySnapshot,
+)
+from dashboard.db.session import Database
+from dashboard.domain.enums import AlertKind, AlertState, DeliveryStatus, Level, Role
+from dashboard.domain.rollups import Bucket, Sample, buckets_of
+from dashboard.services.ingestion.equity import record_equity
+from dashboard.services.ingestion.rollups import bucket_of, bucket_values
+from dashboard.services.queries.guards import equity_curve
+from dashboard.services.retention import run_retention
+from dashboard.services.viewer import Viewer
+from tests.domain.test_rollups import series
+from tests.factories import make_account, make_user
+from tests.ingestion.test_equity import SERIES, new_account, snap
+
+RISK = Viewer(1, Role.RISK)
+
+
+async def stored(db: Database, account_id: int) -> tuple[list[Sample], list[Bucket]]:
+    async with db.read_session() as s:
+        raw = (
+            await s.execute(
+                select(EquitySnapshot)
+                .where(EquitySnapshot.account_id == account_id)
+                .order_by(EquitySnapshot.ts)
+            )
+        ).scalars()
+        samples = [Sample(r.ts, r.balance, r.equity, r.hwm, r.drawdown_pct) for r in raw]
+        rows = (
+            await s.execute(
+                select(EquityHourly).where(EquityHourly.account_id == account_id).order_by(EquityHourly.hour)
+            )
+        ).scalars()
+        return samples, [bucket_of(r) for r in rows]
+
+
+async def test_ingestion_keeps_the_hourly_rollups_of_what_it_stores(database: Database) -> None:
+    account_id = await new_account(database)
+    for i in range(40):  # 5-minute snapshots over 3 h 20 min, the reference series repeated
+        await record_equity(database, snap(account_id, i, SERIES[i % len(SERIES)] + i))
+    await record_equity(database, snap(account_id, 39, 1))  # a repeat of a stored one: not counted
+    samples, buckets = await stored(database, account_id)
+    assert len(buckets) == 4 and buckets == buckets_of(samples)
+    assert max(b.close.hwm for b in buckets) == max(s.hwm for s in samples)
+    assert max(b.worst.drawdown_pct for b in buckets) == max(s.drawdown_pct for s in samples)
+
+
+async def history(db: Database, account_id: int, samples: list[Sample]) -> None:
+    """Bulk history as the seed writes it: snapshots and their rollups."""
+    async with db.session() as s:
+        rows = [
+            {
+                "account_id": account_id,
+                "ts": x.ts,
+                "balance": x.balance,
+                "equity": x.equity,
+                "margin": Decimal(0),
+                "free_margin": x.equity,
+                "hwm": x.hwm,
+                "drawdown_pct": x.drawdown_pct,
+            }
+            for x in samples
+        ]
+        for start in range(0, len(rows), 5000):
+            await s.execute(insert(EquitySnapshot), rows[start : start + 5000])
+        await s.execute(insert(EquityHourly), [bucket_values(account_id, b) for b in buckets_of(samples)])
+
+
+async def test_a_long_window_never_smooths_away_the_worst_moment_and_keeps_the_hwm_exact(
+    database: Database,
+) -> None:
+    account_id = await new_account(database)
+    samples = series(20 * 24 * 12, seed=3, step=timedelta(minutes=5))  # 20 days of 5-minute equity
+    await history(database, account_id, samples)
+    now = samples[-1].ts + timedelta(minutes=1)
+    worst = max(samples, key=lambda s: (s.drawdown_pct, -s.ts.timestamp()))
+    for days, max_points in ((20, 200), (7, 2000), (3, 50)):
+        since = now - timedelta(days=days)
+        curve = await equity_curve(database, RISK, account_id, since, now, max_points=max_points, now=now)
+        inside = [s for s in samples if since <= s.ts <= now]
+        assert curve.downsampled and 2 <= len(curve.points) <= max_points
+        assert [p.ts for p in curve.points] == sorted(p.ts for p in curve.points)
+        in_window_worst = max(inside, key=lambda s: (s.drawdown_pct, -s.ts.timestamp()))
+        assert max(p.drawdown_pct for p in curve.points) == in_window_worst.drawdown_pct
+        assert max(p.hwm for p in curve.points) == max(s.hwm for s in inside)
+        assert curve.points[-1].ts == inside[-1].ts and curve.points[-1].equity == inside[-1].equity
+        by_ts = {s.ts: s for s in samples}
+        for point in curve.points:  # every point is a real snapshot, exactly
+            raw = by_ts[point.ts]
+            assert (point.equity, point.hwm, point.drawdown_pct, point.balance) == (
+                raw.equity,
+                raw.hwm,
+                raw.drawdown_pct,
+                raw.balance,
+            )
+    assert worst.drawdown_pct == max(
+        p.drawdown_pct
+        for p in (
+            await equity_curve(
+                database, RISK, account_id, now - timedelta(days=30), now, max_points=100, now=now
+            )
+        ).points
+    )
+    short = await equity_curve(database, RISK, account_id, now - timedelta(hours=6), now, now=now)
+    assert not short.downsampled and len(short.points) == 6 * 12  # minute data: as stored
+
+
+async def test_retention_keeps_rollups_and_drops_only_old_minutes_and_old_alerts(database: Database) -> None:
+    account_id = await new_account(database)
+    samples = series(10 * 24 * 12, seed=4, step=timedelta(minutes=5))  # 10 days
+    await history(database, account_id, samples)
+    now = samples[-1].ts
+    async with database.session() as s:
+        channel = AlertChannel(
+            name="c", scheme="json", url_encrypted="x", url_masked="json://…", min_level=Level.WARNING,
+            enabled=True, created_at=now,
+        )  # fmt: skip
+        s.add(channel)
+        await s.flush()
+        for age in (200, 10):
+            alert = Alert(
+                key=f"k{age}", kind=AlertKind.GUARD, state=AlertState.RAISED, level=Level.CRITICAL,
+                title="t", created_at=now - timedelta(days=age),
+            )  # fmt: skip
+            s.add(alert)
+            await s.flush()
+            delivery = AlertDelivery(
+                alert_id=alert.id, channel_id=channel.id, status=DeliveryStatus.SENT, attempts=1,
+                next_attempt_at=alert.created_at, escalation=False, deferred=False,
+            )  # fmt: skip
+            s.add(delivery)
+            await s.flush()
+            s.add(AlertAttempt(delivery_id=delivery.id, at=alert.created_at, ok=True))
+    buckets_before = (await stored(database, account_id))[1]
+    run = await run_retention(
+        database, raw_equity_kept=timedelta(days=3), alerts_kept=timedelta(days=180), now=now
+    )
+    kept, buckets = await stored(database, account_id)
+    assert buckets == buckets_before  # rollups are kept for the life of the account
+    assert kept and min(s.ts for s in kept) >= now - timedelta(days=3)
+    assert run.deleted["equity_snapshots"] == len(samples) - len(kept) > 0
+    assert run.deleted["alerts"] == 1 and run.deleted["alert_attempts"] == 1
+    async with database.read_session() as s:
+        assert (await s.execute(select(Alert.key))).scalars().all() == ["k10"]
+        assert (await s.execute(select(func.count()).select_from(AlertDelivery))).scalar_one() == 1
+    again = await run_retention(
+        database, raw_equity_kept=timedelta(days=3), alerts_kept=timedelta(days=180), now=now
+    )
+    assert again.deleted == {"equity_snapshots": 0, "alerts": 0}  # idempotent
+    # A day a week ago is past the minute data's horizon: drawn from the rollups.
+    day = now - timedelta(days=7)
+    old = await equity_curve(
+        database, RISK, account_id, day, day + timedelta(hours=24), now=now, raw_kept=timedelta(days=3)
+    )
+    assert 24 <= len(old.points) <= 48 and old.downsampled
+
+
+async def test_the_migration_backfills_rollups_from_stored_snapshots(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'm.sqlite3'}")
+    try:
+        await upgrade(db, "0006")
+        async with db.session() as s:
+            user = await make_user(s, "m@x", Role.TRADER)
+            account = await make_account(s, user)
+            account_id = account.id
+        samples = series(3 * 24 * 60, seed=5)  # 3 days of minutes
+        async with db.session() as s:
+            await s.execute(
+                insert(EquitySnapshot),
+                [
+                    {
+                        "account_id": account_id, "ts": x.ts, "balance": x.balance, "equity": x.equity,
+                        "margin": Decimal(0), "free_margin": x.equity, "hwm": x.hwm,
+                        "drawdown_pct": x.drawdown_pct,
+                    }
+                    for x in samples
+                ],
+            )  # fmt: skip
+        await upgrade(db)
+        assert (await stored(db, account_id))[1] == buckets_of(samples)
+    finally:
+        await db.dispose()
