@@ -64,6 +64,7 @@ MIN_STEP = timedelta(milliseconds=1)
 DEAL_MEMORY = timedelta(minutes=10)  # exit deals are re-reported until the local book caught up
 # How long a stopping simulator lets the tick in progress finish.
 STOP_GRACE_S = 5.0
+EQUITY_EVERY = timedelta(minutes=1)
 MAX_OPEN_PER_ACCOUNT = 6  # the seed's range is 0–6 open per account (docs/domain.md §5.4)
 DURATION_MEDIAN_MS = 120.0
 
@@ -102,6 +103,8 @@ class AccountBook:
     positions: dict[int, BookPosition] = field(default_factory=dict)
     deals: list[dict[str, Any]] = field(default_factory=list)
     synced_once: bool = False
+    # The last equity snapshot written (a bridge reports once a minute, and at every fill).
+    last_equity_at: datetime | None = None
 
     def new_identifier(self, rng: random.Random) -> int:
         self.next_identifier += rng.randint(1, 20)
@@ -175,6 +178,7 @@ class Simulator:
         p_close: float = 0.01,
         p_divergence: float = 0.02,
         p_failure: float = 0.005,
+        equity_every: timedelta = EQUITY_EVERY,
     ) -> None:
         # Every write goes through the app's one write path, batched per tick: one invalidation
         # for the tick's writes (each account's write touches the all-seeing scope, so a dozen
@@ -190,6 +194,7 @@ class Simulator:
         self.p_open, self.p_close = p_open, p_close
         self.p_divergence, self.p_failure = p_divergence, p_failure
         self.cadence = timedelta(seconds=self.fleet.syncs.cadence_seconds)
+        self.equity_every = equity_every
         self._world: World | None = None
 
     # ---------------------------------------------------------------- loop
@@ -260,9 +265,11 @@ class Simulator:
             quotes = await self._quotes(world, now, step_s, tally)
             for book in world.books:
                 self._book_swaps(book, previous, now)
-                tally.closed += self._broker_exits(world, book, now)
-                tally.opened += await self._maybe_open(world, book, now)
-                await self._equity(world, book, now, tally)
+                closed = self._broker_exits(world, book, now)
+                opened = await self._maybe_open(world, book, now)
+                tally.closed, tally.opened = tally.closed + closed, tally.opened + opened
+                if closed or opened or self._equity_due(book, now):
+                    await self._equity(world, book, now, tally)
             for book in world.books:
                 if self._due(book, now):
                     await self._sync(world, book, now, tally)
@@ -367,6 +374,7 @@ class Simulator:
             lot_scale=lot_scale(account.initial_balance),
             last_sync_at=state.last_sync_at if state is not None else None,
             hedging=account.margin_mode is MarginMode.HEDGING,
+            last_equity_at=state.updated_at if state is not None else None,
         )
 
     # ---------------------------------------------------------------- quotes
@@ -484,6 +492,11 @@ class Simulator:
 
     # ---------------------------------------------------------------- equity
 
+    def _equity_due(self, book: AccountBook, now: datetime) -> bool:
+        """`equity_every` (a minute) since the last snapshot: the realistic rate, ~1,440 rows per
+        account a day, not one per tick."""
+        return book.last_equity_at is None or now - book.last_equity_at >= self.equity_every
+
     async def _equity(self, world: World, book: AccountBook, now: datetime, tally: _Tally) -> None:
         """Equity = balance + floating P&L of the broker book at the new prices."""
         held = [p for p in book.positions.values() if p.symbol in world.quotes]
@@ -503,6 +516,7 @@ class Simulator:
             },
         )
         tally.equity += result.created
+        book.last_equity_at = now
         tally.guard_events += len(result.alerts)
 
     # ---------------------------------------------------------------- syncs

@@ -23,6 +23,8 @@ from dashboard.services.touched import Family, Touched
 from tests.demo.test_seed import ANCHOR, NOW, SMALL, counter_mismatches
 
 TICK = timedelta(seconds=3)
+# Equity on every tick (these tests are about what each tick moves); the real rate is tested apart.
+EVERY_TICK = timedelta(0)
 
 
 def ticking_clock(start: datetime) -> Iterator[datetime]:
@@ -66,7 +68,7 @@ async def test_twelve_ticks_move_every_panel(database: Database) -> None:
             calls.append(len(touched))
             written.extend(touched)
 
-    sim = Simulator(Writer(database, CountingCache()), interval_s=0, seed=11)
+    sim = Simulator(Writer(database, CountingCache()), interval_s=0, seed=11, equity_every=EVERY_TICK)
 
     reports = [await sim.tick(ANCHOR + k * TICK) for k in range(1, 13)]
 
@@ -90,10 +92,34 @@ async def test_twelve_ticks_move_every_panel(database: Database) -> None:
     assert sum(Family.TIMELINE in f for f in families) == sum(r.syncs for r in reports)
 
 
+async def test_equity_is_written_once_a_minute_and_at_every_fill(database: Database) -> None:
+    """A bridge reports equity about once a minute (and when a fill changes the book), not on
+    every 3-s tick: ~1,440 rows per account a day instead of ~29,000."""
+    await seed_demo(database, seed=3, now=NOW, **SMALL)
+    quiet = Simulator(writer(database), seed=5, p_open=0, p_close=0, p_divergence=0, p_failure=0)
+    reports = [await quiet.tick(ANCHOR + k * TICK) for k in range(1, 61)]  # three minutes of ticks
+    written = [r.equity_snapshots for r in reports]
+    assert sum(written) == 10 * 3  # each account once a minute
+    assert all(n in (0, 10) for n in written)  # the whole fleet in the tick a minute passed
+    busy = Simulator(writer(database), seed=2, p_open=0.5, p_close=0.3)
+    later = ANCHOR + 61 * TICK
+    busy_reports = [await busy.tick(later + k * TICK) for k in range(1, 6)]  # 15 s: no minute passed
+    fills = sum(r.positions_opened + r.positions_closed for r in busy_reports)
+    assert fills > 0 and 0 < sum(r.equity_snapshots for r in busy_reports) <= fills
+
+
 async def test_busy_simulation_keeps_counters_true(database: Database) -> None:
     """Force every event type (opens, closes, injected divergences, failed syncs) and re-check."""
     await seed_demo(database, seed=3, now=NOW, **SMALL)
-    sim = Simulator(writer(database), seed=2, p_open=0.3, p_close=0.2, p_divergence=0.6, p_failure=0.1)
+    sim = Simulator(
+        writer(database),
+        seed=2,
+        p_open=0.3,
+        p_close=0.2,
+        p_divergence=0.6,
+        p_failure=0.1,
+        equity_every=EVERY_TICK,
+    )
     reports = [await sim.tick(ANCHOR + k * TICK) for k in range(1, 41)]
     assert sum(r.positions_opened for r in reports) > 0
     assert sum(r.positions_closed for r in reports) > 0
@@ -104,7 +130,7 @@ async def test_busy_simulation_keeps_counters_true(database: Database) -> None:
 
 async def test_time_never_goes_backwards(database: Database) -> None:
     await seed_demo(database, seed=3, now=NOW, **SMALL)
-    sim = Simulator(writer(database), seed=1)
+    sim = Simulator(writer(database), seed=1, equity_every=EVERY_TICK)
     first = await sim.tick(ANCHOR - timedelta(hours=1))  # a clock behind the seeded data
     second = await sim.tick(ANCHOR - timedelta(hours=1))
     assert ANCHOR < first.at < second.at
@@ -126,7 +152,9 @@ async def test_run_forever_survives_a_failing_tick(
 
     monkeypatch.setattr(simulator_module, "record_sync", flaky)
     clock = ticking_clock(ANCHOR + timedelta(minutes=1))  # every account is due on the first tick
-    sim = Simulator(writer(database), interval_s=0, seed=4, clock=lambda: next(clock))
+    sim = Simulator(
+        writer(database), interval_s=0, seed=4, clock=lambda: next(clock), equity_every=EVERY_TICK
+    )
     before = await _state(database)
 
     with caplog.at_level(logging.ERROR, logger=simulator_module.__name__):
