@@ -268,21 +268,32 @@ async def test_a_resolved_alert_does_not_escalate(database: Database, desk: Desk
 
 async def test_acknowledging_follows_ownership_and_keeps_the_first(database: Database, desk: Desk) -> None:
     bobs = await raise_alert(database, desk.bob_account, desk.bob.user_id, T0)
-    recovery = await raise_alert(
-        database, desk.bob_account, desk.bob.user_id, T0, level=Level.NORMAL, state=AlertState.RESOLVED
-    )
     with pytest.raises(NotFound):
         await acknowledge_alert(database, desk.alice, bobs)
-    with pytest.raises(InvalidInput, match="raised"):
-        await acknowledge_alert(database, desk.bob, recovery)
     first = await acknowledge_alert(database, desk.bob, bobs, via="link")
     again = await acknowledge_alert(database, desk.risk, bobs)
     assert first.changed and not again.changed and again.acknowledged_by == desk.bob.user_id
     async with database.read_session() as s:
-        details = (
-            await s.execute(select(AuditLog.detail).where(AuditLog.action == "alert_acknowledged"))
-        ).scalars()
+        acks = select(AuditLog.detail).where(AuditLog.action == "alert_acknowledged")
+        details = (await s.execute(acks)).scalars()
         assert [d["via"] for d in details if d] == ["link"]
+
+
+async def test_a_recovery_or_a_raise_that_recovered_has_nothing_to_acknowledge(
+    database: Database, desk: Desk
+) -> None:
+    raised = await raise_alert(database, desk.bob_account, desk.bob.user_id, T0)
+    recovery = await raise_alert(
+        database, desk.bob_account, desk.bob.user_id, T0, level=Level.NORMAL, state=AlertState.RESOLVED
+    )
+    with pytest.raises(InvalidInput, match="raised"):
+        await acknowledge_alert(database, desk.bob, recovery)
+    with pytest.raises(InvalidInput, match="resolved since"):
+        await acknowledge_alert(database, desk.bob, raised)
+    async with database.read_session() as s:
+        assert (
+            await s.execute(select(AuditLog).where(AuditLog.action == "alert_acknowledged"))
+        ).first() is None
 
 
 async def test_acknowledging_an_alert_acknowledges_its_guard_event(database: Database, desk: Desk) -> None:

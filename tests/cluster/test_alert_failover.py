@@ -1,7 +1,8 @@
 """Alert delivery across a leader's death: the leader is killed (-9) in the middle of a webhook
 send, the other process takes leadership and finishes the outbox. Delivery is at least once
-(`dashboard/services/alerts/delivery.py`): the one send in flight when the leader died is sent
-again, and nothing the dead leader had recorded as sent is.
+(`dashboard/services/alerts/delivery.py`): the sends in flight when the leader died (the held one,
+and at most the few it had under way at once) are sent again, and nothing the dead leader had
+recorded as sent is.
 
 The alerts come from real ingests through the proxy (equity crashes past the critical drawdown
 line, as a bridge sends them); the webhook is a real local HTTP receiver that holds one response
@@ -26,6 +27,7 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
+from dashboard.services.alerts.delivery import SEND_CONCURRENCY
 from tests.alerts.receiver import Received, Receiver
 from tests.cluster.harness import Cluster, wait_for
 from tests.process import free_port, run_cli
@@ -162,7 +164,7 @@ def channel_state(cluster: Cluster, channel: int) -> tuple[set[str], Counter[str
     return {f"alert-{r['alert_id']}-channel-{channel}" for r in rows}, Counter(r["status"] for r in rows)
 
 
-def test_a_leader_killed_mid_delivery_is_finished_by_the_other_without_a_duplicate_beyond_the_one_in_flight(
+def test_a_leader_killed_mid_delivery_is_finished_by_the_other_without_a_duplicate_beyond_those_in_flight(
     cluster: Cluster,
 ) -> None:
     env: dict[str, Any] = cluster.env  # with the alerts key
@@ -256,11 +258,12 @@ def test_a_leader_killed_mid_delivery_is_finished_by_the_other_without_a_duplica
     # Every crash raised its critical drawdown alert, and every alert of the channel arrived.
     assert len(crashed) == len(accounts)
     assert set(counts) == expected
-    # At least once, and no more than that: only the send in flight at the kill arrives twice (it
-    # was never recorded, so the new leader sends it again); what the dead leader recorded as sent
-    # is not sent again.
-    assert len(duplicates) <= 1 and set(duplicates) <= {held}, duplicates
-    assert counts[held] == 2, counts
+    # At least once, and no more than that: only sends in flight at the kill arrive twice (never
+    # recorded, so the new leader sends them again): the held one, and at most the others the
+    # leader had under way at once (a request already on the wire may land just after the kill).
+    # What the dead leader recorded as sent is not sent again.
+    assert held in duplicates and len(duplicates) <= SEND_CONCURRENCY, duplicates
+    assert set(duplicates.values()) == {2}, duplicates
     # The new leader did the rest: the held one again, and what was still pending.
     assert held in after_kill and len(after_kill) > 1, after_kill
     assert statuses == Counter({"sent": len(expected)})
