@@ -27,7 +27,15 @@ from dashboard.schemas.guards import (
 from dashboard.services.errors import NotFound
 from dashboard.services.guard_actions import acknowledge_guard_event
 
-CURVE_WINDOWS = {"6h": timedelta(hours=6), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
+# Up to 24 h from the minute snapshots, longer from hourly rollups (never more than max_points).
+CURVE_WINDOWS = {
+    "6h": timedelta(hours=6),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "90d": timedelta(days=90),
+    "1y": timedelta(days=365),
+}
 MARKET_GUARDS = (GuardType.PRICE_GAP, GuardType.SPREAD, GuardType.STALE_QUOTE)
 TOASTS = {"critical": "negative", "warning": "warning"}
 EVENT_COLUMNS: list[dict[str, Any]] = [

@@ -3,6 +3,7 @@ and may not see, live refresh, session end, acknowledgement and CSV export."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from datetime import UTC, datetime, timedelta
@@ -205,6 +206,30 @@ async def test_stale_banner_appears_and_clears_by_itself(web: Web, monkeypatch: 
     assert not banner.visible
     await web.user.should_see(marker="total-syncs", retries=30)
     assert len(web.user.client.elements) == elements_before  # ticks update elements, never add them
+
+
+async def test_the_equity_chart_reaches_back_a_year(web: Web) -> None:
+    """The world's equity is weeks old: the 24-h window is empty, a year's (drawn from the hourly
+    rollups ingestion keeps) shows it."""
+    await web.login("a")
+    await web.user.open("/guards")
+    await web.see(f"dd-gauge-{web.world.account['a']}")
+    plot = web.user.find(marker="equity").elements.pop()
+    span = web.user.find(marker="equity-window").elements.pop()
+    assert isinstance(plot, ui.plotly) and isinstance(span, ui.toggle)
+    assert set(span.options) >= {"30d", "90d", "1y"}
+
+    def points() -> int:
+        data = plot.figure.get("data", []) if isinstance(plot.figure, dict) else []
+        return len(data[0].get("x", [])) if data else 0
+
+    assert points() == 0  # nothing in the last 24 h
+    span.set_value("1y")
+    for _ in range(100):
+        if points():
+            break
+        await asyncio.sleep(0.05)
+    assert points() > 0
 
 
 async def test_a_level_change_raises_a_toast(web: Web) -> None:
