@@ -68,6 +68,7 @@ async def retention_forever(runtime: Runtime) -> None:
                 runtime.database,
                 raw_equity_kept=timedelta(days=settings.equity_raw_retention_days),
                 alerts_kept=timedelta(days=settings.alert_retention_days),
+                sync_logs_kept=timedelta(days=settings.sync_log_retention_days),
             )
         except DatabaseUnavailable:
             pass

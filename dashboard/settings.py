@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     # Retention (run by the leader): minute equity snapshots are kept this many days, then only
     # their hourly rollups (kept for the life of the account); longer curves read the rollups.
     equity_raw_retention_days: int = Field(default=30, ge=2, le=3650)
+    # Raw sync logs are kept this many days, then only their hourly counts (and the logs incidents
+    # point at); the reconciliation page's counters and incidents do not depend on them.
+    sync_log_retention_days: int = Field(default=30, ge=1, le=3650)
     # Alerts (with their deliveries and attempts) are kept this many days.
     alert_retention_days: int = Field(default=180, ge=1, le=3650)
     # How often the leader runs retention (seconds).

@@ -225,12 +225,32 @@ class ReconciliationLog(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+class ReconciliationHourly(Base):
+    """Sync counts per account, hour, kind and outcome, kept for the life of the account while the
+    raw sync logs are pruned after `sync_log_retention_days`. Written by ingestion with each log,
+    in its transaction, under the account's lock."""
+
+    __tablename__ = "reconciliation_hourly"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("trading_accounts.id"), primary_key=True)
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    event_type: Mapped[SyncEventType] = mapped_column(
+        str_enum(SyncEventType, "hourly_sync_event_type"), primary_key=True
+    )
+    status: Mapped[SyncStatus] = mapped_column(str_enum(SyncStatus, "hourly_sync_status"), primary_key=True)
+    syncs: Mapped[int] = mapped_column(Integer)
+    divergences: Mapped[int] = mapped_column(Integer)
+    duration_ms: Mapped[int] = mapped_column(BigInteger)
+
+
 class DivergenceIncident(Base):
     __tablename__ = "reconciliation_divergences"
     __table_args__ = (
         Index(None, "user_id", "first_seen_at"),
         Index(None, "account_id", "resolution"),
         Index(None, "first_log_id"),
+        # The retention job keeps the logs incidents point at (first and last sighting).
+        Index(None, "last_log_id"),
         Index(None, "first_seen_at"),
         Index(None, "resolution", "first_seen_at"),
     )

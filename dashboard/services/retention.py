@@ -1,7 +1,9 @@
 """Retention: what the database stops keeping, so it does not grow with every minute forever.
 
 Minute equity snapshots older than `equity_raw_retention_days` go (their hourly rollups stay for
-the life of the account, and every curve that reaches back that far reads the rollups); alerts
+the life of the account, and every curve that reaches back that far reads the rollups); sync logs
+older than `sync_log_retention_days` go (their hourly counts stay, and so do the logs incidents
+point at: incidents are kept forever); alerts
 older than `alert_retention_days` go with their deliveries and attempts. Deleted in small batches,
 each its own short transaction, so ingestion never waits behind a long lock; idempotent and
 restartable (a run that stops half-way leaves only less to do). No cached read changes: nothing
@@ -16,7 +18,14 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
 
-from dashboard.db.models import Alert, AlertAttempt, AlertDelivery, EquitySnapshot
+from dashboard.db.models import (
+    Alert,
+    AlertAttempt,
+    AlertDelivery,
+    DivergenceIncident,
+    EquitySnapshot,
+    ReconciliationLog,
+)
 from dashboard.db.session import Database
 
 BATCH = 5_000
@@ -37,6 +46,26 @@ async def prune_raw_equity(db: Database, cutoff: datetime, run: RetentionRun, ba
         count = int(getattr(result, "rowcount", 0) or 0)
         run.batches += 1
         run.deleted["equity_snapshots"] = run.deleted.get("equity_snapshots", 0) + count
+        if count < batch:
+            return
+
+
+async def prune_sync_logs(db: Database, cutoff: datetime, run: RetentionRun, batch: int = BATCH) -> None:
+    """Sync logs past the horizon, except those an incident points at (its first and last
+    sighting: incidents are kept forever, with their evidence). Their hourly counts stay."""
+    referenced = select(DivergenceIncident.first_log_id).union(select(DivergenceIncident.last_log_id))
+    while True:
+        async with db.session() as session:
+            ids = (
+                select(ReconciliationLog.id)
+                .where(ReconciliationLog.created_at < cutoff, ReconciliationLog.id.not_in(referenced))
+                .limit(batch)
+                .scalar_subquery()
+            )
+            result = await session.execute(delete(ReconciliationLog).where(ReconciliationLog.id.in_(ids)))
+        count = int(getattr(result, "rowcount", 0) or 0)
+        run.batches += 1
+        run.deleted["reconciliation_logs"] = run.deleted.get("reconciliation_logs", 0) + count
         if count < batch:
             return
 
@@ -68,12 +97,19 @@ async def prune_alerts(db: Database, cutoff: datetime, run: RetentionRun, batch:
 
 
 async def run_retention(
-    db: Database, *, raw_equity_kept: timedelta, alerts_kept: timedelta, now: datetime | None = None
+    db: Database,
+    *,
+    raw_equity_kept: timedelta,
+    alerts_kept: timedelta,
+    sync_logs_kept: timedelta | None = None,
+    now: datetime | None = None,
 ) -> RetentionRun:
     moment = now or datetime.now(UTC)
     run = RetentionRun()
     started = time.perf_counter()
     await prune_raw_equity(db, moment - raw_equity_kept, run)
+    if sync_logs_kept is not None:
+        await prune_sync_logs(db, moment - sync_logs_kept, run)
     await prune_alerts(db, moment - alerts_kept, run)
     run.seconds = time.perf_counter() - started
     return run

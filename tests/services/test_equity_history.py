@@ -3,10 +3,13 @@ and of old alerts; the migration's backfill. On both backends."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import os
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import asyncpg
+import pytest
 from sqlalchemy import func, insert, select
 
 from dashboard.db.migrate import upgrade
@@ -15,20 +18,37 @@ from dashboard.db.models import (
     AlertAttempt,
     AlertChannel,
     AlertDelivery,
+    DivergenceIncident,
     EquityHourly,
     EquitySnapshot,
+    ReconciliationHourly,
+    ReconciliationLog,
 )
 from dashboard.db.session import Database
-from dashboard.domain.enums import AlertKind, AlertState, DeliveryStatus, Level, Role
-from dashboard.domain.rollups import Bucket, Sample, buckets_of
+from dashboard.demo.seed import seed_demo
+from dashboard.domain.enums import (
+    AlertKind,
+    AlertState,
+    DeliveryStatus,
+    Level,
+    Role,
+    SyncEventType,
+    SyncStatus,
+)
+from dashboard.domain.rollups import Bucket, Sample, buckets_of, hour_of
 from dashboard.services.ingestion.equity import record_equity
 from dashboard.services.ingestion.rollups import bucket_of, bucket_values
+from dashboard.services.ingestion.sync import record_sync
 from dashboard.services.queries.guards import equity_curve
 from dashboard.services.retention import run_retention
 from dashboard.services.viewer import Viewer
+from tests.conftest import PG_ADMIN_DB, PG_HOST, PG_PORT, PG_USER, pg_url
 from tests.domain.test_rollups import series
-from tests.factories import make_account, make_user
+from tests.factories import T0, make_account, make_user
 from tests.ingestion.test_equity import SERIES, new_account, snap
+from tests.ingestion.test_sync import SYNC_AT, broker_snapshot, seed_fixture
+
+SEED_NOW = datetime(2026, 11, 20, 10, 2, 17, tzinfo=UTC)
 
 RISK = Viewer(1, Role.RISK)
 
@@ -197,3 +217,123 @@ async def test_the_migration_backfills_rollups_from_stored_snapshots(tmp_path: P
         assert (await stored(db, account_id))[1] == buckets_of(samples)
     finally:
         await db.dispose()
+
+
+# reconciliation logs: hourly counts and retention
+
+
+async def counts_by_hour(db: Database) -> dict[tuple[int, int, str, str], tuple[int, int, int]]:
+    async with db.read_session() as s:
+        rows = (await s.execute(select(ReconciliationHourly))).scalars()
+        return {
+            (r.account_id, r.hour, r.event_type.value, r.status.value): (
+                r.syncs,
+                r.divergences,
+                r.duration_ms,
+            )
+            for r in rows
+        }
+
+
+async def counts_from_logs(db: Database) -> dict[tuple[int, int, str, str], tuple[int, int, int]]:
+    out: dict[tuple[int, int, str, str], tuple[int, int, int]] = {}
+    async with db.read_session() as s:
+        for log in (await s.execute(select(ReconciliationLog))).scalars():
+            key = (log.account_id, hour_of(log.created_at), log.event_type.value, log.status.value)
+            syncs, divergences, duration = out.get(key, (0, 0, 0))
+            out[key] = (syncs + 1, divergences + log.divergences, duration + log.duration_ms)
+    return out
+
+
+async def test_ingestion_and_the_seed_keep_hourly_sync_counts(database: Database) -> None:
+    account_id = await seed_fixture(database)
+    for n in range(5):
+        await record_sync(
+            database, broker_snapshot(account_id, f"s{n}", at=SYNC_AT + timedelta(minutes=25 * n))
+        )
+    failed_at = (SYNC_AT + timedelta(hours=3)).isoformat()
+    await record_sync(
+        database, {"account_id": account_id, "sync_id": "f", "taken_at": failed_at, "error": "timeout"}
+    )
+    await record_sync(database, broker_snapshot(account_id, "s0"))  # a repeat: counted once
+    counted = await counts_by_hour(database)
+    assert counted == await counts_from_logs(database)
+    assert sum(syncs for syncs, _, _ in counted.values()) == 6 and len({k[1] for k in counted}) == 3
+
+
+async def test_the_demo_seed_writes_hourly_sync_counts(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'seed.sqlite3'}")
+    try:
+        await upgrade(db)
+        await seed_demo(db, seed=3, now=SEED_NOW, hours_of_syncs=3, equity_days=1)
+        counted = await counts_by_hour(db)
+        assert counted and counted == await counts_from_logs(db)
+    finally:
+        await db.dispose()
+
+
+async def test_sync_log_retention_keeps_counts_and_the_logs_incidents_point_at(database: Database) -> None:
+    account_id = await seed_fixture(database)
+    for n in range(6):  # one every 10 minutes over an hour; 105 stays missing (an open incident)
+        await record_sync(
+            database, broker_snapshot(account_id, f"s{n}", at=SYNC_AT + timedelta(minutes=10 * n))
+        )
+    counted = await counts_by_hour(database)
+    async with database.read_session() as s:
+        pointed = set((await s.execute(select(DivergenceIncident.first_log_id))).scalars()) | set(
+            (await s.execute(select(DivergenceIncident.last_log_id))).scalars()
+        )
+    now = SYNC_AT + timedelta(days=40)
+    run = await run_retention(
+        database,
+        raw_equity_kept=timedelta(days=30),
+        alerts_kept=timedelta(days=180),
+        sync_logs_kept=timedelta(days=30),
+        now=now,
+    )
+    async with database.read_session() as s:
+        left = set((await s.execute(select(ReconciliationLog.id))).scalars())
+    assert left == pointed and run.deleted["reconciliation_logs"] == 6 - len(pointed) > 0
+    assert await counts_by_hour(database) == counted  # the hour's counts outlive the logs
+
+
+async def fresh_database(backend: str, tmp_path: Path) -> tuple[Database, str | None]:
+    if backend == "sqlite":
+        return Database(f"sqlite+aiosqlite:///{tmp_path / 'm8.sqlite3'}"), None
+    name = f"tbt_m8_{os.getpid()}"
+    admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_ADMIN_DB, timeout=5)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return Database(pg_url(name)), name
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def test_the_migration_backfills_hourly_sync_counts(backend: str, tmp_path: Path) -> None:
+    db, name = await fresh_database(backend, tmp_path)
+    try:
+        await upgrade(db, "0007")
+        async with db.session() as s:
+            user = await make_user(s, "m@x", Role.TRADER)
+            account = await make_account(s, user)
+            rows = [
+                {
+                    "account_id": account.id, "user_id": user.id, "sync_id": f"m{n}",
+                    "created_at": T0 + timedelta(minutes=7 * n), "event_type": SyncEventType.SCHEDULED_SYNC,
+                    "status": SyncStatus.FAILED if n % 5 == 0 else SyncStatus.OK, "duration_ms": n,
+                    "divergences": n % 3,
+                }
+                for n in range(100)
+            ]  # fmt: skip
+            await s.execute(insert(ReconciliationLog), rows)
+        await upgrade(db)
+        counted = await counts_by_hour(db)
+        assert counted == await counts_from_logs(db) and sum(v[0] for v in counted.values()) == 100
+    finally:
+        await db.dispose()
+        if name is not None:
+            admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_ADMIN_DB)
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()

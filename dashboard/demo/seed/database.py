@@ -30,6 +30,7 @@ from dashboard.db.models import (
     Instrument,
     MarketState,
     Position,
+    ReconciliationHourly,
     ReconciliationLog,
     TradingAccount,
     User,
@@ -57,7 +58,7 @@ from dashboard.domain.instruments import InstrumentSpec
 from dashboard.domain.rollups import Sample, buckets_of
 from dashboard.services.errors import ServiceError
 from dashboard.services.ingestion.equity import guard_event, store_state
-from dashboard.services.ingestion.rollups import bucket_values
+from dashboard.services.ingestion.rollups import bucket_values, hourly_counts
 
 __all__ = [
     "DEFAULT_SEED",
@@ -342,6 +343,7 @@ async def _insert_account(
         pos.db_id = db_id
     logs = log_rows(history, row.id, row.user_id, seed)
     log_ids = await _bulk_ids(session, ReconciliationLog, logs)
+    await _bulk(session, ReconciliationHourly, hourly_counts(row.id, logs))
     incidents = incident_rows(history, row.id, row.user_id, log_ids)
     await _bulk(session, DivergenceIncident, incidents)
 

@@ -1,5 +1,6 @@
-"""Keep the hourly equity rollup current: each stored snapshot is folded into its hour's bucket
-in the snapshot's own transaction (under the account's lock, so buckets never lose a sample)."""
+"""Keep the hourly rollups current: each stored equity snapshot is folded into its hour's bucket,
+each sync log counted in its hour's counts, in the write's own transaction (under the account's
+lock, so nothing is lost or counted twice)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dashboard.db.models import EquityHourly
+from dashboard.db.models import EquityHourly, ReconciliationHourly, ReconciliationLog
 from dashboard.domain.rollups import Bucket, Sample, fold, hour_of
 
 
@@ -56,3 +57,45 @@ async def roll_up_equity(session: AsyncSession, account_id: int, sample: Sample)
         session.add(row)
     else:
         store_bucket(row, fold(bucket_of(row), sample))
+
+
+async def roll_up_sync(session: AsyncSession, log: ReconciliationLog) -> None:
+    key = (log.account_id, hour_of(log.created_at), log.event_type, log.status)
+    row = await session.get(ReconciliationHourly, key)
+    if row is None:
+        row = ReconciliationHourly(
+            account_id=key[0],
+            hour=key[1],
+            event_type=key[2],
+            status=key[3],
+            syncs=0,
+            divergences=0,
+            duration_ms=0,
+        )
+        session.add(row)
+    row.syncs += 1
+    row.divergences += log.divergences or 0
+    row.duration_ms += log.duration_ms or 0
+
+
+def hourly_counts(account_id: int, logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The hourly counts of sync log rows (the seed's bulk history)."""
+    counts: dict[tuple[int, Any, Any], dict[str, Any]] = {}
+    for log in logs:
+        key = (hour_of(log["created_at"]), log["event_type"], log["status"])
+        row = counts.setdefault(
+            key,
+            {
+                "account_id": account_id,
+                "hour": key[0],
+                "event_type": key[1],
+                "status": key[2],
+                "syncs": 0,
+                "divergences": 0,
+                "duration_ms": 0,
+            },
+        )
+        row["syncs"] += 1
+        row["divergences"] += log.get("divergences") or 0
+        row["duration_ms"] += log.get("duration_ms") or 0
+    return list(counts.values())

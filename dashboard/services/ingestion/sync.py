@@ -49,6 +49,7 @@ from dashboard.services.alerts.outbox import add_incident_alerts, heard_from
 from dashboard.services.errors import InvalidInput
 from dashboard.services.ingestion.common import instrument_specs, lock_account
 from dashboard.services.ingestion.inputs import SyncSnapshotIn, parse
+from dashboard.services.ingestion.rollups import roll_up_sync
 from dashboard.services.touched import Family, Touched
 
 FAMILIES = (
@@ -134,7 +135,7 @@ async def _record(session: AsyncSession, snap: SyncSnapshotIn) -> SyncResult:
         log = _log(account, snap, SyncEventType.SYNC_FAILED, SyncStatus.FAILED, error=snap.error)
         session.add(log)
         await session.flush()
-        _count_sync(state, log)
+        await _count_sync(session, state, log)
         return SyncResult(log.id, log.status, 0, 0, 0, 0, True, touched)
     if account.margin_mode is MarginMode.NETTING:
         # Hedging rules must not be applied to a netting account silently (docs/domain.md §7.6).
@@ -147,7 +148,7 @@ async def _record(session: AsyncSession, snap: SyncSnapshotIn) -> SyncResult:
         )
         session.add(log)
         await session.flush()
-        _count_sync(state, log)
+        await _count_sync(session, state, log)
         return SyncResult(log.id, log.status, 0, 0, 0, 0, True, touched)
 
     specs = await instrument_specs(session)
@@ -226,7 +227,7 @@ async def _record(session: AsyncSession, snap: SyncSnapshotIn) -> SyncResult:
     await session.flush()
     raised, resolved = _apply_incidents(session, account, state, log, plan, open_rows, by_identifier)
     await add_incident_alerts(session, account, raised, resolved, log.created_at)
-    _count_sync(state, log)
+    await _count_sync(session, state, log)
     closed_now = sum(d.kind is DivergenceKind.CLOSED_AT_BROKER for d in result.divergences)
     state.open_positions = len(local_rows) - closed_now + adopted
     return SyncResult(
@@ -260,8 +261,10 @@ def _log(
     )
 
 
-def _count_sync(state: AccountRiskState, log: ReconciliationLog) -> None:
-    """The counters that keep "total syncs" O(accounts) however long the log grows."""
+async def _count_sync(session: AsyncSession, state: AccountRiskState, log: ReconciliationLog) -> None:
+    """The counters that keep "total syncs" O(accounts) however long the log grows, and the
+    hour's counts that outlive the raw log (retention)."""
+    await roll_up_sync(session, log)
     state.total_syncs = (state.total_syncs or 0) + 1
     if log.status is SyncStatus.FAILED:
         state.failed_syncs = (state.failed_syncs or 0) + 1
