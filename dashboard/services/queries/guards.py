@@ -22,6 +22,7 @@ from dashboard.db.models import (
     TradingAccount,
 )
 from dashboard.db.session import Database
+from dashboard.db.types import as_driver_returns
 from dashboard.domain.enums import GuardType, Level
 from dashboard.domain.rollups import hour_of
 from dashboard.schemas.guards import (
@@ -160,6 +161,19 @@ def downsample_indices(drawdowns: list[Decimal], max_points: int) -> list[int]:
     return sorted(keep)
 
 
+_ROLLUP_POINT_COLUMNS = (
+    EquityHourly.close_ts,
+    EquityHourly.close_balance,
+    EquityHourly.close_equity,
+    EquityHourly.close_hwm,
+    EquityHourly.close_drawdown_pct,
+    EquityHourly.worst_ts,
+    EquityHourly.worst_balance,
+    EquityHourly.worst_equity,
+    EquityHourly.worst_hwm,
+    EquityHourly.worst_drawdown_pct,
+)
+
 #: Windows up to this long are drawn from the minute snapshots; longer ones from hourly rollups.
 RAW_WINDOW = timedelta(hours=24)
 #: How long minute snapshots are kept (the retention job's horizon; see Settings).
@@ -235,40 +249,29 @@ async def _rollup_points(
     per_group = -(-hours // max(1, max_points // 2))  # ceil: whole hours per group
     table = EquityHourly
     group = (table.hour - table.hour % per_group).label("grp")
-    ranked = (
-        select(
-            table,
-            func.row_number()
-            .over(partition_by=group, order_by=(table.worst_drawdown_pct.desc(), table.hour.asc()))
-            .label("worst_rank"),
-            func.row_number().over(partition_by=group, order_by=table.hour.desc()).label("close_rank"),
-        )
-        .where(table.account_id == account_id, table.hour >= first, table.hour <= last)
-        .subquery()
-    )
-    columns = ranked.c
-    stmt = (
-        select(
-            columns.hour,
-            columns.worst_rank,
-            columns.close_rank,
-            columns.close_ts,
-            columns.close_balance,
-            columns.close_equity,
-            columns.close_hwm,
-            columns.close_drawdown_pct,
-            columns.worst_ts,
-            columns.worst_balance,
-            columns.worst_equity,
-            columns.worst_hwm,
-            columns.worst_drawdown_pct,
-        )
-        .where((columns.worst_rank == 1) | (columns.close_rank == 1))
-        .order_by(columns.hour)
-    )
     async with db.read_session() as session:
         await ensure_account_visible(session, viewer, account_id)
-        rows = (await session.execute(stmt)).all()
+        plain = as_driver_returns(session.get_bind().dialect.name)
+        ranked = (
+            select(
+                table.hour,
+                *(plain(c) for c in _ROLLUP_POINT_COLUMNS),
+                func.row_number()
+                .over(partition_by=group, order_by=(table.worst_drawdown_pct.desc(), table.hour.asc()))
+                .label("worst_rank"),
+                func.row_number().over(partition_by=group, order_by=table.hour.desc()).label("close_rank"),
+            )
+            .where(table.account_id == account_id, table.hour >= first, table.hour <= last)
+            .subquery()
+        )
+        columns = ranked.c
+        stmt = (
+            select(*(columns[c.key] for c in _ROLLUP_POINT_COLUMNS), columns.worst_rank, columns.close_rank)
+            .where((columns.worst_rank == 1) | (columns.close_rank == 1))
+            .order_by(columns.hour)
+        )
+        # Core rows on the session's connection: no ORM row processing for ~2,000 plain tuples.
+        rows = (await (await session.connection()).execute(stmt)).all()
     by_ts: dict[datetime, EquityPoint] = {}
     for row in rows:
         if row.worst_rank == 1 and since <= row.worst_ts <= until:
