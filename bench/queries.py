@@ -65,7 +65,7 @@ async def viewers(db: Database) -> tuple[Viewer, Viewer, int, int]:
 
 def reads(db: Database, trader: Viewer, risk: Viewer, account_id: int, position_id: int) -> dict[str, Read]:
     now = datetime.now(UTC)
-    day, week = now - timedelta(hours=24), now - timedelta(days=7)
+    day = now - timedelta(hours=24)
     out: dict[str, Read] = {}
     for label, v in (("trader", trader), ("risk", risk)):
         out[f"reconciliation_status [{label}]"] = lambda v=v: reconciliation.reconciliation_status(db, v)
@@ -79,7 +79,17 @@ def reads(db: Database, trader: Viewer, risk: Viewer, account_id: int, position_
         out[f"guard_events [{label}]"] = lambda v=v: guards.guard_events(db, v)
         out[f"list_accounts [{label}]"] = lambda v=v: accounts.list_accounts(db, v)
     out["position_by_id [trader]"] = lambda: positions.position_by_id(db, trader, position_id)
-    out["equity_curve 7d [trader]"] = lambda: guards.equity_curve(db, trader, account_id, week, now)
+    for label, span in (
+        ("6h", timedelta(hours=6)),
+        ("24h", timedelta(hours=24)),
+        ("7d", timedelta(days=7)),
+        ("30d", timedelta(days=30)),
+        ("90d", timedelta(days=90)),
+        ("1y", timedelta(days=365)),
+    ):
+        out[f"equity_curve {label} [trader]"] = lambda span=span: guards.equity_curve(
+            db, trader, account_id, now - span, now
+        )
     out["risk_wall [risk]"] = lambda: guards.risk_wall(db, risk)
     out["market_guards [trader]"] = lambda: guards.market_guards(db, trader)
     return out
@@ -143,6 +153,32 @@ SELECT a.id, date_trunc('hour', now()) - g * interval '5 minutes', 10000, 10000 
     10000 - (g % 300), 10000, (g % 300) / 100.0
 FROM trading_accounts a CROSS JOIN generate_series(0, {snapshots} - 1) g
 WHERE a.broker_server = 'Bench-Server';
+-- Their hourly rollups, as ingestion keeps them: from the snapshots for the last {days} days...
+INSERT INTO equity_hourly (account_id, hour, open_equity, high_equity, low_equity, close_ts,
+    close_balance, close_equity, close_hwm, close_drawdown_pct, worst_ts, worst_balance, worst_equity,
+    worst_hwm, worst_drawdown_pct, samples)
+SELECT account_id, hour, (array_agg(equity ORDER BY ts))[1], max(equity), min(equity), max(ts),
+    (array_agg(balance ORDER BY ts DESC))[1], (array_agg(equity ORDER BY ts DESC))[1],
+    (array_agg(hwm ORDER BY ts DESC))[1], (array_agg(drawdown_pct ORDER BY ts DESC))[1],
+    (array_agg(ts ORDER BY drawdown_pct DESC, ts))[1], (array_agg(balance ORDER BY drawdown_pct DESC, ts))[1],
+    (array_agg(equity ORDER BY drawdown_pct DESC, ts))[1], (array_agg(hwm ORDER BY drawdown_pct DESC, ts))[1],
+    max(drawdown_pct), count(*)
+FROM (SELECT s.*, floor(extract(epoch FROM s.ts) / 3600)::bigint AS hour
+      FROM equity_snapshots s JOIN trading_accounts a ON a.id = s.account_id
+      WHERE a.broker_server = 'Bench-Server') x
+GROUP BY account_id, hour;
+-- ...and before that, back to {rollup_days} days, for every account (the demo's too, before their
+-- seeded history), only rollups: what retention leaves of a year.
+INSERT INTO equity_hourly (account_id, hour, open_equity, high_equity, low_equity, close_ts,
+    close_balance, close_equity, close_hwm, close_drawdown_pct, worst_ts, worst_balance, worst_equity,
+    worst_hwm, worst_drawdown_pct, samples)
+SELECT a.id, h, 10000, 10000, 10000 - (h % 300), to_timestamp(h * 3600 + 3540), 10000, 10000 - (h % 97),
+    10000, (h % 97) / 100.0, to_timestamp(h * 3600 + 1800), 10000, 10000 - (h % 300), 10000,
+    (h % 300) / 100.0, 60
+FROM trading_accounts a CROSS JOIN generate_series(
+    floor(extract(epoch FROM now()) / 3600)::bigint - {rollup_days} * 24,
+    floor(extract(epoch FROM now()) / 3600)::bigint - {days} * 24 - 2) h
+ON CONFLICT DO NOTHING;
 -- 5 open and 50 closed positions per extra account.
 INSERT INTO positions (account_id, user_id, broker_ticket, broker_position_id, symbol, side, volume,
     price_open, price_current, swap, commission, profit, status, opened_at, closed_at, close_price,
@@ -168,8 +204,10 @@ WHERE c.account_id = s.account_id;
 """
 
 
-async def grow(db: Database, accounts_total: int, days: int) -> dict[str, int]:
-    sql = LARGE_SQL.format(extra=accounts_total - 10, syncs=days * 2880, snapshots=days * 288)
+async def grow(db: Database, accounts_total: int, days: int, rollup_days: int) -> dict[str, int]:
+    sql = LARGE_SQL.format(
+        extra=accounts_total - 10, syncs=days * 2880, snapshots=days * 288, days=days, rollup_days=rollup_days
+    )
     conn = await asyncpg.connect(database=db.engine.url.database, **PG)
     try:
         for statement in sql.split(";\n"):
@@ -183,6 +221,7 @@ async def grow(db: Database, accounts_total: int, days: int) -> dict[str, int]:
             "reconciliation_logs",
             "reconciliation_divergences",
             "equity_snapshots",
+            "equity_hourly",
             "positions",
         ):
             counts[table] = await conn.fetchval(f"SELECT count(*) FROM {table}")
@@ -214,6 +253,9 @@ async def main() -> None:
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--accounts", type=int, default=100)
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument(
+        "--rollup-days", type=int, default=365, help="hourly equity rollups reach back this far (a year)"
+    )
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
     args = parser.parse_args()
@@ -231,7 +273,7 @@ async def main() -> None:
         db = await recreate("tb_bench_large")
         await seed_demo(db, seed=7)
         t0 = time.perf_counter()
-        counts = await grow(db, args.accounts, args.days)
+        counts = await grow(db, args.accounts, args.days, args.rollup_days)
         print(f"large data set generated in {time.perf_counter() - t0:.0f} s: {counts}", flush=True)
         large = await measure_all(db, args.iterations)
         await db.dispose()
