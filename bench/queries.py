@@ -72,6 +72,10 @@ def reads(db: Database, trader: Viewer, risk: Viewer, account_id: int, position_
         out[f"divergence_timeline 24h [{label}]"] = lambda v=v: reconciliation.divergence_timeline(
             db, v, day, now
         )
+        for span_label, span in (("24h", timedelta(hours=24)), ("7d", timedelta(days=7))):
+            out[f"divergence_counts {span_label} [{label}]"] = lambda v=v, span=span: (
+                reconciliation.divergence_counts(db, v, now - span, now)
+            )
         out[f"open_incidents [{label}]"] = lambda v=v: reconciliation.open_incidents(db, v)
         out[f"open_positions [{label}]"] = lambda v=v: positions.open_positions(db, v)
         out[f"closed_positions [{label}]"] = lambda v=v: positions.closed_positions(db, v)

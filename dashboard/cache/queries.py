@@ -27,7 +27,12 @@ from dashboard.schemas.alerts import AlertList
 from dashboard.schemas.common import ReadModel
 from dashboard.schemas.guards import AccountGuardList, EquityCurve, GuardEventList, MarketGuardList
 from dashboard.schemas.positions import ClosedPositionPage, PositionList, PositionView
-from dashboard.schemas.reconciliation import DivergenceTimeline, OpenIncidents, ReconciliationStatus
+from dashboard.schemas.reconciliation import (
+    DivergenceCounts,
+    DivergenceTimeline,
+    OpenIncidents,
+    ReconciliationStatus,
+)
 from dashboard.services.queries import accounts, alerts, guards, positions, reconciliation
 from dashboard.services.queries.guards import DEFAULT_RAW_KEPT
 from dashboard.services.touched import Family
@@ -164,6 +169,25 @@ class CachedQueries:
 
         return await self._get(
             Family.TIMELINE, viewer, DivergenceTimeline, load, account_id=account_id, limit=limit, **params
+        )
+
+    async def divergence_counts(
+        self,
+        viewer: Viewer,
+        *,
+        window: timedelta | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        account_id: int | None = None,
+    ) -> Cached[DivergenceCounts]:
+        params, bounds = _window(window, since, until, timedelta(hours=24))
+
+        async def load() -> DivergenceCounts:
+            start, end = bounds()
+            return await reconciliation.divergence_counts(self.db, viewer, start, end, account_id=account_id)
+
+        return await self._get(
+            Family.TIMELINE, viewer, DivergenceCounts, load, account_id=account_id, q="counts", **params
         )
 
     async def open_incidents(self, viewer: Viewer, account_id: int | None = None) -> Cached[OpenIncidents]:

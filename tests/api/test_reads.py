@@ -49,6 +49,22 @@ async def test_timeline_window_and_account_filter(api: Api) -> None:
     assert recent["incidents"] == []
 
 
+async def test_timeline_counts_are_the_timelines_incidents_counted(api: Api) -> None:
+    window = {"since": SINCE, "until": UNTIL}
+    for who in ("risk", "a"):
+        listed = (await api.get("/api/v1/reconciliation/timeline", who, params=window)).json()
+        counted = await api.get("/api/v1/reconciliation/timeline/counts", who, params=window)
+        assert counted.status_code == 200, counted.text
+        body = counted.json()
+        assert body["total"] == len(listed["incidents"]) > 0 and body["bucket_s"] > 0
+        kinds = {(i["kind"], i["severity"]) for i in listed["incidents"]}
+        assert {(c["kind"], c["severity"]) for c in body["counts"]} == kinds
+    theirs = await api.get(
+        "/api/v1/reconciliation/timeline/counts", "a", params={**window, "account_id": api.world.account["b"]}
+    )
+    assert theirs.status_code == 404
+
+
 async def test_positions_list_filters_and_detail(api: Api) -> None:
     body = (await api.get("/api/v1/positions", "risk", params={"side": "buy", "symbol": "EURUSD"})).json()
     assert {p["account_id"] for p in body["positions"]} == set(api.world.account.values())

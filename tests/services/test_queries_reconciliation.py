@@ -8,9 +8,12 @@ import pytest
 
 from dashboard.db.models import TradingAccount
 from dashboard.db.session import Database
-from dashboard.domain.enums import Health, Resolution, Severity, SyncStatus
+from dashboard.domain.enums import DivergenceKind, Health, Resolution, Severity, SyncStatus
+from dashboard.domain.rollups import EPOCH
 from dashboard.services.errors import InvalidInput, NotFound
 from dashboard.services.queries.reconciliation import (
+    bucket_size_s,
+    divergence_counts,
     divergence_timeline,
     open_incidents,
     position_incidents,
@@ -243,6 +246,52 @@ async def test_timeline_window_is_half_open_and_ascending(database: Database) ->
     only_a2 = await divergence_timeline(database, w.alice, since, until, account_id=w.a2)
     assert [i.id for i in only_a2.incidents] == [middle.id]
     assert only_a2.account_id == w.a2
+
+
+async def test_counts_match_the_timeline_by_bucket_kind_and_severity(database: Database) -> None:
+    """The counted timeline is the same incidents as the listed one, in the same half-open window
+    and visibility, bucketed by first sighting."""
+    w = await build_world(database)
+    since, until = T0, T0 + timedelta(hours=24)
+    async with database.session() as s:
+        for minute in (0, 5, 14, 15, 16, 700, 1439):
+            await add_incident(s, w.a1, since + timedelta(minutes=minute))
+        await add_incident(s, w.a2, since + timedelta(minutes=5), severity=Severity.CRITICAL)
+        await add_incident(s, w.a2, since + timedelta(minutes=6), kind=DivergenceKind.SL_MISMATCH)
+        await add_incident(s, w.b1, since + timedelta(minutes=5))
+        await add_incident(s, w.a1, until)  # outside: half-open
+        await add_incident(s, w.a1, since - timedelta(seconds=1))  # outside
+    for viewer in (w.alice, w.risk):
+        counts = await divergence_counts(database, viewer, since, until, now=NOW)
+        listed = await divergence_timeline(database, viewer, since, until, now=NOW)
+        assert counts.bucket_s == 900 and counts.total == len(listed.incidents)
+        expected: dict[tuple[datetime, DivergenceKind, Severity], int] = {}
+        for i in listed.incidents:
+            start = EPOCH + timedelta(seconds=(i.first_seen_at - EPOCH).total_seconds() // 900 * 900)
+            key = (start, i.kind, i.severity)
+            expected[key] = expected.get(key, 0) + 1
+        assert {(c.at, c.kind, c.severity): c.count for c in counts.counts} == expected
+        assert [c.at for c in counts.counts] == sorted(c.at for c in counts.counts)
+    alice = await divergence_counts(database, w.alice, since, until, now=NOW)
+    assert alice.total == 9 and (await divergence_counts(database, w.risk, since, until)).total == 10
+    only_a2 = await divergence_counts(database, w.alice, since, until, account_id=w.a2)
+    assert only_a2.total == 2
+    with pytest.raises(NotFound):
+        await divergence_counts(database, w.alice, since, until, account_id=w.b1)
+    week = await divergence_counts(database, w.risk, since, since + timedelta(days=7))
+    assert week.bucket_s == 7200 and week.total == 11
+
+
+def test_a_count_timeline_has_at_most_120_buckets() -> None:
+    for span in (
+        timedelta(minutes=30),
+        timedelta(hours=6),
+        timedelta(days=1),
+        timedelta(days=7),
+        timedelta(days=90),
+    ):
+        size = bucket_size_s(T0, T0 + span)
+        assert span.total_seconds() / size <= 120 or size == 86400
 
 
 async def test_timeline_truncation(database: Database) -> None:

@@ -8,14 +8,18 @@ last five events are read from `reconciliation_logs` (docs/domain.md ยง3.9 and ย
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
+from dashboard.db.functions import epoch_bucket
 from dashboard.db.models import AccountRiskState, DivergenceIncident, Position, ReconciliationLog
 from dashboard.db.session import Database
 from dashboard.domain.enums import Health, Resolution, SyncStatus
+from dashboard.domain.rollups import EPOCH
 from dashboard.schemas.reconciliation import (
+    DivergenceCount,
+    DivergenceCounts,
     DivergenceIncidentView,
     DivergenceTimeline,
     OpenIncidents,
@@ -196,6 +200,65 @@ async def divergence_timeline(
         account_id=account_id,
         incidents=[DivergenceIncidentView.model_validate(row) for row in rows[:limit]],
         truncated=len(rows) > limit,
+        as_of=as_of,
+    )
+
+
+#: Bucket sizes a count timeline picks from: the smallest that gives at most MAX_BUCKETS.
+BUCKET_SIZES_S = (60, 300, 900, 1800, 3600, 7200, 21600, 43200, 86400)
+MAX_BUCKETS = 120
+
+
+def bucket_size_s(since: datetime, until: datetime) -> int:
+    span = (until - since).total_seconds()
+    return next((size for size in BUCKET_SIZES_S if span / size <= MAX_BUCKETS), BUCKET_SIZES_S[-1])
+
+
+async def divergence_counts(
+    db: Database,
+    viewer: Viewer,
+    since: datetime,
+    until: datetime,
+    account_id: int | None = None,
+    now: datetime | None = None,
+) -> DivergenceCounts:
+    """Incidents first seen in `[since, until)`, counted in the database by time bucket (at most
+    120, aligned to the epoch), kind and severity. The same visibility and window as
+    `divergence_timeline`, whose incidents are behind each count."""
+    as_of = resolve_now(now)
+    since = require_aware(since, "since")
+    until = require_aware(until, "until")
+    if since >= until:
+        raise InvalidInput("since must be earlier than until", field="since")
+    size = bucket_size_s(since, until)
+    bucket = epoch_bucket(DivergenceIncident.first_seen_at, size).label("bucket")
+    counted = cast(
+        Select[Any],
+        select(bucket, DivergenceIncident.kind, DivergenceIncident.severity, func.count().label("n")).where(
+            DivergenceIncident.first_seen_at >= since, DivergenceIncident.first_seen_at < until
+        ),
+    )
+    stmt = scoped(counted, DivergenceIncident.user_id, viewer)
+    if account_id is not None:
+        stmt = stmt.where(DivergenceIncident.account_id == account_id)
+    stmt = stmt.group_by(bucket, DivergenceIncident.kind, DivergenceIncident.severity).order_by(bucket)
+    async with db.read_session() as session:
+        if account_id is not None:
+            await ensure_account_visible(session, viewer, account_id)
+        rows = (await session.execute(stmt)).all()
+    counts = [
+        DivergenceCount.model_construct(
+            at=EPOCH + timedelta(seconds=row.bucket * size), kind=row.kind, severity=row.severity, count=row.n
+        )
+        for row in rows
+    ]
+    return DivergenceCounts.model_construct(
+        since=since,
+        until=until,
+        account_id=account_id,
+        bucket_s=size,
+        counts=counts,
+        total=sum(c.count for c in counts),
         as_of=as_of,
     )
 
