@@ -99,14 +99,14 @@ async def build(db_url: str, accounts: int, days: int) -> tuple[list[int], dict[
     return ids, size
 
 
-async def ingest_for(db: Database, ids: list[int], seconds: float, start: datetime) -> list[float]:
-    """Equity snapshots, each account in turn, each a minute after its last; latencies in ms."""
+async def ingest_for(db: Database, ids: list[int], seconds: float) -> list[float]:
+    """Equity snapshots stamped now, each account in turn; latencies in ms."""
     latencies: list[float] = []
     deadline = time.monotonic() + seconds
     n = 0
     while time.monotonic() < deadline:
         account_id = ids[n % len(ids)]
-        ts = start + timedelta(minutes=n // len(ids))
+        ts = datetime.now(UTC)
         equity = Decimal(10000 - (n % 250))
         t0 = time.perf_counter()
         await record_equity(db, {"account_id": account_id, "ts": ts, "balance": "10000", "equity": equity})
@@ -145,10 +145,8 @@ async def main() -> None:
     )
     db = Database(url)
     try:
-        start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
-        baseline = await ingest_for(db, ids, args.seconds, start)
-        later = start + timedelta(days=1)
-        ingest = asyncio.create_task(ingest_for(db, ids, args.seconds, later))
+        baseline = await ingest_for(db, ids, args.seconds)
+        ingest = asyncio.create_task(ingest_for(db, ids, args.seconds))
         await asyncio.sleep(0.5)
         kept = timedelta(days=args.keep_days)
         run: RetentionRun = await run_retention(
