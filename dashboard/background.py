@@ -99,7 +99,11 @@ def leader_work(runtime: Runtime, *, demo: bool, send: Send = apprise_send) -> J
             retention_forever(runtime),
         ]
         if demo:
-            simulator = Simulator(runtime.write, interval_s=runtime.settings.simulate_interval_s)
+            simulator = Simulator(
+                runtime.write,
+                interval_s=settings.simulate_interval_s,
+                equity_every=timedelta(seconds=settings.simulate_equity_every_s),
+            )
             jobs.append(simulator.run_forever())
         await asyncio.gather(*jobs)
 

@@ -389,10 +389,15 @@ def _demo_simulate(args: argparse.Namespace, settings: Settings) -> None:
     """Writes through the app's write path: with Redis configured, running app processes see them."""
 
     async def go(writer: Any) -> None:
+        from datetime import timedelta
+
         from dashboard.demo.simulator import Simulator
 
         interval = args.interval if args.interval is not None else settings.simulate_interval_s
-        await Simulator(writer, interval_s=interval).run_forever(max_ticks=args.ticks, verbose=True)
+        every = timedelta(seconds=settings.simulate_equity_every_s)
+        await Simulator(writer, interval_s=interval, equity_every=every).run_forever(
+            max_ticks=args.ticks, verbose=True
+        )
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_with_writer(settings, go))

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535)
     # How often the in-process simulator (run --demo) produces quotes, equity and syncs.
     simulate_interval_s: float = Field(default=3.0, gt=0)
+    # How often the simulated bridge reports each account's equity (plus at every fill): a real
+    # bridge's minute by default; 0 = every tick (tests that count snapshots per tick).
+    simulate_equity_every_s: float = Field(default=60.0, ge=0, le=3600)
     # SQL echo for debugging; never on by default.
     sql_echo: bool = False
 

@@ -51,6 +51,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         "DASHBOARD_REDIS_URL": REDIS_URL,
         "DASHBOARD_CACHE_NAMESPACE": f"tbtapi{os.getpid()}",
         "DASHBOARD_SIMULATE_INTERVAL_S": "1",
+        "DASHBOARD_SIMULATE_EQUITY_EVERY_S": "0",
     }
     seeded = run_cli("demo", "seed", **env)
     assert seeded.returncode == 0, seeded.stderr

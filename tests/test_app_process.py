@@ -94,6 +94,7 @@ def test_run_demo_seeds_prints_logins_and_keeps_data_moving(tmp_path: Path) -> N
         log_path=log,
         DASHBOARD_DATABASE_URL=f"sqlite+aiosqlite:///{db_file}",
         DASHBOARD_SIMULATE_INTERVAL_S="0.5",
+        DASHBOARD_SIMULATE_EQUITY_EVERY_S="0",  # a snapshot per tick: this test waits for one
         DASHBOARD_REDIS_URL=REDIS_URL,
         DASHBOARD_CACHE_NAMESPACE=namespace,
     ) as base:

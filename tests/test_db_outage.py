@@ -213,6 +213,7 @@ def test_a_database_outage_is_a_503_or_stale_data_never_a_500(
         "DASHBOARD_CACHE_NAMESPACE": cache_namespace,
         "DASHBOARD_JWT_SECRET": secrets.token_urlsafe(30),  # 40 characters
         "DASHBOARD_SIMULATE_INTERVAL_S": "0.5",
+        "DASHBOARD_SIMULATE_EQUITY_EVERY_S": "0",  # a snapshot per tick: recovery is seen by them
         "DASHBOARD_CACHE_TTL_S": str(CACHE_TTL_S),
         "DASHBOARD_CACHE_STALE_S": str(CACHE_STALE_S),
         "DASHBOARD_CACHE_LOCAL_TTL_S": str(CACHE_LOCAL_TTL_S),

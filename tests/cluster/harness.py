@@ -127,6 +127,8 @@ class Cluster:
             "DASHBOARD_METRICS_TOKEN": self.metrics_token,
             "DASHBOARD_PAGE_REFRESH_S": str(REFRESH_S),
             "DASHBOARD_SIMULATE_INTERVAL_S": str(SIMULATE_S),
+            # A snapshot per account per tick: the leader test counts them to prove one simulator.
+            "DASHBOARD_SIMULATE_EQUITY_EVERY_S": "0",
         }
         self.env = env
         self.apps = {

@@ -37,6 +37,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "DASHBOARD_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'e2e.sqlite3'}",
         "DASHBOARD_JWT_SECRET": SECRET,
         "DASHBOARD_SIMULATE_INTERVAL_S": "1",
+        "DASHBOARD_SIMULATE_EQUITY_EVERY_S": "0",  # pages that move every tick
     }
     assert run_cli("demo", "seed", **env).returncode == 0
     with running_app("--demo", log_path=tmp / "app.log", **env) as url:
