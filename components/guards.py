@@ -14,6 +14,7 @@ from components.accounts import AccountLabel
 from components.cards import heading, set_rows, utc, utc_on_hover
 from components.gauge import Gauge
 from components.live import LivePage, LivePanel
+from components.pager import KeysetPager
 from dashboard.cache.queries import Cached
 from dashboard.domain.daily_loss import daily_loss_bands
 from dashboard.domain.enums import GuardType, Level
@@ -28,6 +29,8 @@ from dashboard.services.errors import NotFound
 from dashboard.services.guard_actions import acknowledge_guard_event
 
 # Up to 24 h from the minute snapshots, longer from hourly rollups (never more than max_points).
+#: Guard events per page (older ones a click away, fetched by the server, never all at once).
+EVENTS_PAGE = 20
 CURVE_WINDOWS = {
     "6h": timedelta(hours=6),
     "24h": timedelta(hours=24),
@@ -175,13 +178,13 @@ class AccountPanel(LivePanel[AccountView]):
                 self.span.props('dense role=group aria-label="Equity window"').mark("equity-window")
             self.plot = ui.plotly({"data": [], "layout": {"height": 260}}).classes("w-full").mark("equity")
             heading("Guard events").classes("mt-2")
-            self.events = ui.table(columns=EVENT_COLUMNS, rows=[], row_key="id", pagination=10).classes(
-                "w-full"
-            )
-            self.events.props("dense flat").mark("guard-events")
+            self.events = ui.table(columns=EVENT_COLUMNS, rows=[], row_key="id").classes("w-full")
+            self.events.props("dense flat hide-pagination").mark("guard-events")
+            self.events.pagination = {"rowsPerPage": 0}
             self.events.add_slot("body-cell-ack", ACK_SLOT)
             utc_on_hover(self.events, "at", "at_utc")
             self.events.on("ack", lambda e: live.act(lambda: self.acknowledge(int(e.args["id"]))))
+            self.pager = KeysetPager("guard-events-pager", self.refresh)
             live.add(self)
 
     async def fetch(self) -> AccountView:
@@ -191,7 +194,9 @@ class AccountPanel(LivePanel[AccountView]):
         queries, viewer = self.live.runtime.queries, self.live.principal.viewer
         window = CURVE_WINDOWS[str(self.span.value)]
         curve = await queries.equity_curve(viewer, int(account_id), window=window, max_points=600)
-        events = await queries.guard_events(viewer, account_id=int(account_id), limit=50)
+        events = await queries.guard_events(
+            viewer, account_id=int(account_id), limit=EVENTS_PAGE, cursor=self.pager.cursor
+        )
         return AccountView(curve, events)
 
     def show(self, data: AccountView) -> None:
@@ -225,9 +230,11 @@ class AccountPanel(LivePanel[AccountView]):
                 for e in data.events.model.events
             ],
         )
+        self.pager.seen(data.events.model.next_cursor)
 
     async def redraw(self) -> None:
         self.drawn = None
+        self.pager.reset()  # another account or window: back to the newest events
         await self.refresh()
 
     async def acknowledge(self, event_id: int) -> None:

@@ -21,7 +21,17 @@ from dashboard.cache.cache import QueryCache
 from dashboard.cache.keys import cache_key
 from dashboard.cache.local import CachedValue
 from dashboard.db.session import Database
-from dashboard.domain.enums import AlertKind, GuardType, Level, Side
+from dashboard.domain.enums import (
+    AlertKind,
+    DivergenceKind,
+    GuardType,
+    Level,
+    Resolution,
+    Severity,
+    Side,
+    SyncEventType,
+    SyncStatus,
+)
 from dashboard.schemas.accounts import AccountList, AccountView
 from dashboard.schemas.alerts import AlertList
 from dashboard.schemas.common import ReadModel
@@ -30,8 +40,10 @@ from dashboard.schemas.positions import ClosedPositionPage, PositionList, Positi
 from dashboard.schemas.reconciliation import (
     DivergenceCounts,
     DivergenceTimeline,
+    IncidentPage,
     OpenIncidents,
     ReconciliationStatus,
+    SyncEventPage,
 )
 from dashboard.services.queries import accounts, alerts, guards, positions, reconciliation
 from dashboard.services.queries.guards import DEFAULT_RAW_KEPT
@@ -199,6 +211,71 @@ class CachedQueries:
             account_id=account_id,
         )
 
+    async def incident_history(
+        self,
+        viewer: Viewer,
+        *,
+        account_id: int | None = None,
+        resolution: Resolution | str | None = None,
+        kind: DivergenceKind | str | None = None,
+        severity: Severity | str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Cached[IncidentPage]:
+        return await self._get(
+            Family.INCIDENTS,
+            viewer,
+            IncidentPage,
+            lambda: reconciliation.incident_history(
+                self.db,
+                viewer,
+                account_id=account_id,
+                resolution=resolution,
+                kind=kind,
+                severity=severity,
+                limit=limit,
+                cursor=cursor,
+            ),
+            q="history",
+            account_id=account_id,
+            resolution=resolution,
+            kind=kind,
+            severity=severity,
+            limit=limit,
+            cursor=cursor,
+        )
+
+    async def sync_events(
+        self,
+        viewer: Viewer,
+        *,
+        account_id: int | None = None,
+        status: SyncStatus | str | None = None,
+        event_type: SyncEventType | str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Cached[SyncEventPage]:
+        return await self._get(
+            Family.RECONCILIATION,
+            viewer,
+            SyncEventPage,
+            lambda: reconciliation.sync_events(
+                self.db,
+                viewer,
+                account_id=account_id,
+                status=status,
+                event_type=event_type,
+                limit=limit,
+                cursor=cursor,
+            ),
+            q="events",
+            account_id=account_id,
+            status=status,
+            event_type=event_type,
+            limit=limit,
+            cursor=cursor,
+        )
+
     async def position_incidents(self, viewer: Viewer, position_id: int) -> Cached[OpenIncidents]:
         return await self._get(
             Family.INCIDENTS,
@@ -252,19 +329,19 @@ class CachedQueries:
         )
 
     async def closed_positions(
-        self, viewer: Viewer, *, account_id: int | None = None, limit: int = 50, before_id: int | None = None
+        self, viewer: Viewer, *, account_id: int | None = None, limit: int = 50, cursor: str | None = None
     ) -> Cached[ClosedPositionPage]:
         return await self._get(
             Family.POSITIONS,
             viewer,
             ClosedPositionPage,
             lambda: positions.closed_positions(
-                self.db, viewer, account_id=account_id, limit=limit, before_id=before_id
+                self.db, viewer, account_id=account_id, limit=limit, cursor=cursor
             ),
             q="closed",
             account_id=account_id,
             limit=limit,
-            before_id=before_id,
+            cursor=cursor,
         )
 
     # guards
@@ -295,18 +372,26 @@ class CachedQueries:
         guard_type: GuardType | str | None = None,
         limit: int = 50,
         since: datetime | None = None,
+        cursor: str | None = None,
     ) -> Cached[GuardEventList]:
         return await self._get(
             Family.GUARD_EVENTS,
             viewer,
             GuardEventList,
             lambda: guards.guard_events(
-                self.db, viewer, account_id=account_id, guard_type=guard_type, limit=limit, since=since
+                self.db,
+                viewer,
+                account_id=account_id,
+                guard_type=guard_type,
+                limit=limit,
+                since=since,
+                cursor=cursor,
             ),
             account_id=account_id,
             guard_type=guard_type,
             limit=limit,
             since=since,
+            cursor=cursor,
         )
 
     async def equity_curve(

@@ -62,6 +62,8 @@ class GuardEventView(ReadModel):
 
 class GuardEventList(ReadModel):
     events: list[GuardEventView]
+    #: Continues the list after this page (`cursor=`); None on the last page.
+    next_cursor: str | None = None
     as_of: datetime
 
 

@@ -44,5 +44,6 @@ class PositionList(ReadModel):
 
 class ClosedPositionPage(ReadModel):
     positions: list[PositionView]
-    next_before_id: int | None
+    #: Continues the list after this page (`cursor=`); None on the last page.
+    next_cursor: str | None
     as_of: datetime

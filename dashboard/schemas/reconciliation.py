@@ -103,3 +103,19 @@ class DivergenceCounts(ReadModel):
 class OpenIncidents(ReadModel):
     incidents: list[DivergenceIncidentView]
     as_of: datetime
+
+
+class IncidentPage(ReadModel):
+    """One page of the incident history (any resolution), newest first; `next_cursor` continues it."""
+
+    incidents: list[DivergenceIncidentView]
+    next_cursor: str | None
+    as_of: datetime
+
+
+class SyncEventPage(ReadModel):
+    """One page of the sync events, newest first; `next_cursor` continues it."""
+
+    events: list[SyncEvent]
+    next_cursor: str | None
+    as_of: datetime

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from dashboard.db.models import TradingAccount
+from dashboard.domain.enums import PositionStatus
 from tests.api.conftest import Api
-from tests.factories import T0
+from tests.factories import T0, make_position
 
 SINCE = (T0 - timedelta(hours=1)).isoformat()
 UNTIL = (T0 + timedelta(hours=1)).isoformat()
@@ -136,3 +138,56 @@ async def test_reads_are_served_from_the_cache(api: Api) -> None:
         await api.get("/api/v1/positions", "a")
     counters = api.runtime.cache.metrics["positions"]
     assert counters.loads == 1 and counters.local_hits == 4
+
+
+async def _all_pages(api: Api, path: str, who: str, items: str, **params: object) -> list[dict[str, object]]:
+    """Follow `next_cursor` one row at a time, as a client would."""
+    rows: list[dict[str, object]] = []
+    cursor = None
+    for _ in range(50):
+        query = {**params, "limit": 1, **({"cursor": cursor} if cursor else {})}
+        response = await api.get(path, who, params=query)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        rows.extend(body[items])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return rows
+    raise AssertionError("the pages never ended")
+
+
+async def test_incident_history_and_sync_events_page_with_cursors(api: Api) -> None:
+    for path, items in (
+        ("/api/v1/reconciliation/incidents", "incidents"),
+        ("/api/v1/reconciliation/events", "events"),
+    ):
+        whole = (await api.get(path, "risk", params={"limit": 500})).json()
+        assert whole["next_cursor"] is None and len(whole[items]) == 2
+        paged = await _all_pages(api, path, "risk", items)
+        assert [r["id"] for r in paged] == [r["id"] for r in whole[items]]
+        own = await _all_pages(api, path, "a", items)
+        assert {r["account_id"] for r in own} == {api.world.account["a"]}
+        theirs = await api.get(path, "a", params={"account_id": api.world.account["b"]})
+        assert theirs.status_code == 404
+        forged = await api.get(path, "a", params={"cursor": "bm90LWEtY3Vyc29y"})
+        assert forged.status_code == 422 and forged.json()["field"] == "cursor"
+    open_only = (
+        await api.get("/api/v1/reconciliation/incidents", "risk", params={"resolution": "open"})
+    ).json()
+    assert all(i["resolution"] == "open" for i in open_only["incidents"])
+    assert (await api.get("/api/v1/reconciliation/events", "risk", params={"limit": 501})).status_code == 422
+
+
+async def test_closed_positions_and_guard_events_page_with_cursors(api: Api) -> None:
+    async with api.runtime.database.session() as s:
+        account = await s.get(TradingAccount, api.world.account["a"])
+        for n in range(3):
+            await make_position(
+                s, account, 5000 + n, status=PositionStatus.CLOSED, closed_at=T0 + timedelta(hours=n)
+            )
+    closed = await _all_pages(api, "/api/v1/positions/closed", "a", "positions")
+    assert [p["broker_position_id"] for p in closed] == [5002, 5001, 5000]
+    assert (await _all_pages(api, "/api/v1/positions/closed", "b", "positions")) == []
+    events = await _all_pages(api, "/api/v1/guards/events", "a", "events")
+    whole = (await api.get("/api/v1/guards/events", "a")).json()["events"]
+    assert [e["id"] for e in events] == [e["id"] for e in whole] and whole

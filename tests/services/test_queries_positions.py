@@ -10,7 +10,9 @@ import pytest
 from dashboard.db.models import TradingAccount
 from dashboard.db.session import Database
 from dashboard.domain.enums import CloseReason, PositionStatus, Side
+from dashboard.schemas.positions import PositionView
 from dashboard.services.errors import InvalidInput, NotFound
+from dashboard.services.queries.cursor import Cursor, decode_cursor
 from dashboard.services.queries.positions import (
     SORT_COLUMNS,
     closed_positions,
@@ -201,7 +203,7 @@ async def test_closed_positions_keyset_pagination(database: Database) -> None:
         await make_position(s, b1, 300, status=PositionStatus.CLOSED, closed_at=T0 + timedelta(minutes=4))
 
     full = await closed_positions(database, w.alice, limit=50)
-    assert full.next_before_id is None
+    assert full.next_cursor is None
     expected = sorted(full.positions, key=lambda p: (p.closed_at, p.id), reverse=True)
     assert [p.id for p in full.positions] == [p.id for p in expected]
     assert len(full.positions) == 7
@@ -210,22 +212,35 @@ async def test_closed_positions_keyset_pagination(database: Database) -> None:
     cursor = None
     pages = 0
     while True:
-        page = await closed_positions(database, w.alice, limit=3, before_id=cursor)
+        page = await closed_positions(database, w.alice, limit=3, cursor=cursor)
         pages += 1
         seen.extend(p.id for p in page.positions)
-        if page.next_before_id is None:
+        if page.next_cursor is None:
             break
-        assert page.next_before_id == page.positions[-1].id
-        cursor = page.next_before_id
+        last = page.positions[-1]
+        assert decode_cursor(page.next_cursor) == Cursor(last.closed_at, last.id)
+        cursor = page.next_cursor
     assert pages == 3
     assert seen == [p.id for p in full.positions]
 
     everyone = await closed_positions(database, w.risk)
     assert len(everyone.positions) == 8
-    bob_position = next(p for p in everyone.positions if p.user_id == w.bob.user_id)
-    # A cursor naming someone else's position matches nothing: an empty page, no leak.
-    leaked = await closed_positions(database, w.alice, before_id=bob_position.id)
-    assert leaked.positions == [] and leaked.next_before_id is None
+    # A page that begins after a newly closed position is the same page: rows closing while the
+    # user pages do not shift it.
+    second = await closed_positions(database, w.alice, limit=3, cursor=full_cursor(full.positions[2]))
+    async with database.session() as s:
+        await make_position(s, a1, 400, status=PositionStatus.CLOSED, closed_at=T0 + timedelta(minutes=30))
+    again = await closed_positions(database, w.alice, limit=3, cursor=full_cursor(full.positions[2]))
+    assert [p.id for p in again.positions] == [p.id for p in second.positions]
+    # A made-up cursor is refused, naming the parameter.
+    with pytest.raises(InvalidInput) as refused:
+        await closed_positions(database, w.alice, cursor="not-a-cursor")
+    assert refused.value.field == "cursor"
+
+
+def full_cursor(position: PositionView) -> str:
+    assert position.closed_at is not None
+    return Cursor(position.closed_at, position.id).encode()
 
 
 async def test_closed_positions_filters_and_limits(database: Database) -> None:

@@ -19,6 +19,7 @@ from dashboard.db.models import EquitySnapshot, Instrument, MarketState, Positio
 from dashboard.db.session import Database
 from dashboard.domain.enums import PositionStatus, Role
 from dashboard.services.queries import accounts, guards, positions, reconciliation
+from dashboard.services.queries.cursor import Cursor
 from dashboard.services.viewer import Viewer
 from tests.factories import T0, make_account, make_position, make_user
 from tests.services import add_guard_event, add_incident, add_log, set_state
@@ -105,7 +106,7 @@ def _reads(
         "position_by_id": lambda: positions.position_by_id(db, trader, first_position),
         "closed_positions": lambda: positions.closed_positions(db, trader, limit=5),
         "closed_positions_cursor": lambda: positions.closed_positions(
-            db, trader, before_id=first_position + 1
+            db, trader, cursor=Cursor(NOW, first_position + 1).encode()
         ),
         "reconciliation_status": lambda: reconciliation.reconciliation_status(db, trader, now=NOW),
         "reconciliation_status_all": lambda: reconciliation.reconciliation_status(db, risk, now=NOW),
@@ -114,6 +115,14 @@ def _reads(
             db, trader, *WINDOW, account_id=first_account
         ),
         "open_incidents": lambda: reconciliation.open_incidents(db, trader),
+        "incident_history": lambda: reconciliation.incident_history(db, trader, limit=500),
+        "incident_history_account": lambda: reconciliation.incident_history(
+            db, trader, account_id=first_account
+        ),
+        "sync_events": lambda: reconciliation.sync_events(db, trader, limit=500),
+        "sync_events_cursor": lambda: reconciliation.sync_events(
+            db, risk, cursor=Cursor(NOW, 10**9).encode()
+        ),
         "position_incidents": lambda: reconciliation.position_incidents(db, trader, first_position),
         "account_guards": lambda: guards.account_guards(db, trader),
         "risk_wall": lambda: guards.risk_wall(db, risk),
@@ -132,6 +141,7 @@ TWO_STATEMENTS = {
     "divergence_timeline_account",
     "guard_events_account",
     "equity_curve",
+    "incident_history_account",
 }
 
 
@@ -179,5 +189,7 @@ async def test_statement_count_does_not_grow_with_rows(database: Database) -> No
         "market_guards",
         "open_incidents",
         "closed_positions",
+        "incident_history",
+        "sync_events",
     ):
         assert large[name][1] > small[name][1] > 0, (name, small[name], large[name])

@@ -10,12 +10,29 @@ from fastapi import APIRouter, Path, Query, Response
 
 from dashboard.api.deps import Reader, RiskReader
 from dashboard.api.schemas import ErrorOut, GuardStatus
-from dashboard.domain.enums import GuardType, Level, Side
+from dashboard.domain.enums import (
+    DivergenceKind,
+    GuardType,
+    Level,
+    Resolution,
+    Severity,
+    Side,
+    SyncEventType,
+    SyncStatus,
+)
 from dashboard.schemas.accounts import AccountList
 from dashboard.schemas.common import UtcTimestamp
 from dashboard.schemas.guards import AccountGuardList, EquityCurve, GuardEventList
-from dashboard.schemas.positions import PositionList, PositionView
-from dashboard.schemas.reconciliation import DivergenceCounts, DivergenceTimeline, ReconciliationStatus
+from dashboard.schemas.positions import ClosedPositionPage, PositionList, PositionView
+from dashboard.schemas.reconciliation import (
+    DivergenceCounts,
+    DivergenceTimeline,
+    IncidentPage,
+    ReconciliationStatus,
+    SyncEventPage,
+)
+from dashboard.services.queries.cursor import MAX_CURSOR_LENGTH
+from dashboard.services.queries.reconciliation import MAX_PAGE
 
 router = APIRouter()
 
@@ -32,6 +49,16 @@ NOT_FOUND: dict[int | str, dict[str, object]] = {
 Id = Annotated[int, Path(gt=0, lt=2**63)]
 OptionalId = Annotated[int | None, Query(gt=0, lt=2**63)]
 Symbol = Annotated[str | None, Query(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._#\-]+$")]
+PageCursor = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=MAX_CURSOR_LENGTH,
+        pattern=r"^[A-Za-z0-9_\-]+$",
+        description="the previous page's `next_cursor`; omit for the newest page",
+    ),
+]
+PageLimit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 DEFAULT_WINDOW = timedelta(hours=24)
 
 
@@ -92,6 +119,51 @@ async def reconciliation_timeline_counts(
     return _json(cached.payload)
 
 
+@router.get(
+    "/reconciliation/incidents", response_model=IncidentPage, responses=NOT_FOUND, tags=["reconciliation"]
+)
+async def reconciliation_incidents(
+    caller: Reader,
+    account_id: OptionalId = None,
+    resolution: Resolution | None = None,
+    kind: DivergenceKind | None = None,
+    severity: Severity | None = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
+) -> Response:
+    """Every divergence incident, open or resolved, newest first, a page at a time: pass
+    `next_cursor` back as `cursor` for the next page (absent on the last)."""
+    cached = await caller.runtime.queries.incident_history(
+        caller.viewer,
+        account_id=account_id,
+        resolution=resolution,
+        kind=kind,
+        severity=severity,
+        limit=limit,
+        cursor=cursor,
+    )
+    return _json(cached.payload)
+
+
+@router.get(
+    "/reconciliation/events", response_model=SyncEventPage, responses=NOT_FOUND, tags=["reconciliation"]
+)
+async def reconciliation_events(
+    caller: Reader,
+    account_id: OptionalId = None,
+    status: SyncStatus | None = None,
+    event_type: SyncEventType | None = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
+) -> Response:
+    """Sync events newest first, a page at a time (`next_cursor`). Raw events are kept for the
+    sync-log retention (30 days by default); older hours remain as counts in the status."""
+    cached = await caller.runtime.queries.sync_events(
+        caller.viewer, account_id=account_id, status=status, event_type=event_type, limit=limit, cursor=cursor
+    )
+    return _json(cached.payload)
+
+
 @router.get("/positions", response_model=PositionList, responses=NOT_FOUND, tags=["positions"])
 async def open_positions(
     caller: Reader,
@@ -104,6 +176,17 @@ async def open_positions(
     """Open positions of the visible accounts, filtered and sorted."""
     cached = await caller.runtime.queries.open_positions(
         caller.viewer, symbol=symbol, account_id=account_id, side=side, sort=sort, descending=descending
+    )
+    return _json(cached.payload)
+
+
+@router.get("/positions/closed", response_model=ClosedPositionPage, responses=NOT_FOUND, tags=["positions"])
+async def closed_positions(
+    caller: Reader, account_id: OptionalId = None, limit: PageLimit = 50, cursor: PageCursor = None
+) -> Response:
+    """Closed positions, most recently closed first, a page at a time (`next_cursor`)."""
+    cached = await caller.runtime.queries.closed_positions(
+        caller.viewer, account_id=account_id, limit=limit, cursor=cursor
     )
     return _json(cached.payload)
 
@@ -129,10 +212,12 @@ async def guard_events(
     guard_type: GuardType | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     since: UtcTimestamp | None = None,
+    cursor: PageCursor = None,
 ) -> Response:
-    """Guard events newest first: your accounts' drawdown and daily-loss events and the market events."""
+    """Guard events newest first: your accounts' drawdown and daily-loss events and the market
+    events, a page at a time (`next_cursor`)."""
     cached = await caller.runtime.queries.guard_events(
-        caller.viewer, account_id=account_id, guard_type=guard_type, limit=limit, since=since
+        caller.viewer, account_id=account_id, guard_type=guard_type, limit=limit, since=since, cursor=cursor
     )
     return _json(cached.payload)
 

@@ -45,6 +45,7 @@ from dashboard.services.queries import (
     resolve_now,
     scoped,
 )
+from dashboard.services.queries.cursor import decode_cursor, next_cursor, older_than
 from dashboard.services.viewer import Viewer
 
 MAX_GUARD_EVENTS = 1000
@@ -117,9 +118,11 @@ async def guard_events(
     guard_type: GuardType | str | None = None,
     limit: int = 50,
     since: datetime | None = None,
+    cursor: str | None = None,
     now: datetime | None = None,
 ) -> GuardEventList:
-    """Guard events newest first (`created_at DESC, id DESC`), at most `limit`.
+    """Guard events newest first (`created_at DESC, id DESC`), at most `limit`, continued after
+    `cursor` (a previous page's `next_cursor`; keyset, see `queries.cursor`).
 
     A trader sees the events of their own accounts plus the market-guard events (`account_id`
     NULL): a stale quote or a price gap on a symbol concerns everybody trading it. Risk and admin
@@ -129,6 +132,7 @@ async def guard_events(
     as_of = resolve_now(now)
     check_limit(limit, "limit", MAX_GUARD_EVENTS)
     type_value = parse_enum(GuardType, guard_type, "guard_type")
+    after = decode_cursor(cursor)
     stmt = select(*_EVENT_COLUMNS)
     if not viewer.sees_all:
         stmt = stmt.where(or_(GuardEvent.user_id == viewer.user_id, GuardEvent.account_id.is_(None)))
@@ -138,13 +142,19 @@ async def guard_events(
         stmt = stmt.where(GuardEvent.guard_type == type_value)
     if since is not None:
         stmt = stmt.where(GuardEvent.created_at >= require_aware(since, "since"))
-    stmt = stmt.order_by(GuardEvent.created_at.desc(), GuardEvent.id.desc()).limit(limit)
+    if after is not None:
+        stmt = stmt.where(older_than(GuardEvent.created_at, GuardEvent.id, after))
+    stmt = stmt.order_by(GuardEvent.created_at.desc(), GuardEvent.id.desc()).limit(limit + 1)
 
     async with db.read_session() as session:
         if account_id is not None:
             await ensure_account_visible(session, viewer, account_id)
         rows = (await session.execute(stmt)).all()
-    return GuardEventList(events=[GuardEventView.model_validate(row) for row in rows], as_of=as_of)
+    return GuardEventList(
+        events=[GuardEventView.model_validate(row) for row in rows[:limit]],
+        next_cursor=next_cursor(rows, limit, "created_at"),
+        as_of=as_of,
+    )
 
 
 def downsample_indices(drawdowns: list[Decimal], max_points: int) -> list[int]:

@@ -9,8 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import select
 
 from dashboard.db.models import Position, TradingAccount
 from dashboard.db.session import Database
@@ -25,6 +24,7 @@ from dashboard.services.queries import (
     resolve_now,
     scoped,
 )
+from dashboard.services.queries.cursor import decode_cursor, next_cursor, older_than
 from dashboard.services.viewer import Viewer
 
 _POSITION_COLUMNS = model_columns(PositionView, [Position], overrides={"currency": TradingAccount.currency})
@@ -109,42 +109,29 @@ async def closed_positions(
     viewer: Viewer,
     account_id: int | None = None,
     limit: int = 50,
-    before_id: int | None = None,
+    cursor: str | None = None,
     now: datetime | None = None,
 ) -> ClosedPositionPage:
-    """Closed positions, most recently closed first, keyset-paginated by `(closed_at DESC, id DESC)`.
+    """Closed positions, most recently closed first, keyset-paginated by `(closed_at DESC, id DESC)`
+    on the `(user_id, status, closed_at)` index (`(status, closed_at)` for risk/admin).
 
-    The cursor is only the id of the last row of the previous page (`next_before_id`); its
-    `closed_at` is looked up by a scalar subquery inside the same statement, so a page is still one
-    query and uses the `(user_id, status, closed_at)` index. Unlike OFFSET, rows closing while the
-    user pages do not shift or duplicate rows. The subquery is scoped too: a cursor naming a
-    position the viewer cannot see (or that is not closed) matches nothing and yields an empty page.
+    `cursor` is the previous page's `next_cursor` (see `queries.cursor`): rows closing while the
+    user pages do not shift or repeat rows, and page 1,000 costs what page 1 does.
     """
     as_of = resolve_now(now)
     check_limit(limit, "limit", MAX_CLOSED_PAGE)
+    after = decode_cursor(cursor)
 
     stmt = scoped(_base().where(Position.status == PositionStatus.CLOSED), Position.user_id, viewer)
     if account_id is not None:
         stmt = stmt.where(Position.account_id == account_id)
-    if before_id is not None:
-        cursor = scoped(
-            select(Position.closed_at).where(
-                Position.id == before_id, Position.status == PositionStatus.CLOSED
-            ),
-            Position.user_id,
-            viewer,
-        ).scalar_subquery()
-        after_cursor: ColumnElement[bool] = or_(
-            Position.closed_at < cursor,
-            and_(Position.closed_at == cursor, Position.id < before_id),
-        )
-        stmt = stmt.where(after_cursor)
+    if after is not None:
+        stmt = stmt.where(older_than(Position.closed_at, Position.id, after))
     stmt = stmt.order_by(Position.closed_at.desc(), Position.id.desc()).limit(limit + 1)
 
     async with db.read_session() as session:
         if account_id is not None:
             await ensure_account_visible(session, viewer, account_id)
         rows = (await session.execute(stmt)).all()
-    has_more = len(rows) > limit
     page = [PositionView.model_validate(row) for row in rows[:limit]]
-    return ClosedPositionPage(positions=page, next_before_id=page[-1].id if has_more else None, as_of=as_of)
+    return ClosedPositionPage(positions=page, next_cursor=next_cursor(rows, limit, "closed_at"), as_of=as_of)

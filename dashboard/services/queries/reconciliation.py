@@ -15,31 +15,37 @@ from sqlalchemy import Select, func, select
 from dashboard.db.functions import epoch_bucket
 from dashboard.db.models import AccountRiskState, DivergenceIncident, Position, ReconciliationLog
 from dashboard.db.session import Database
-from dashboard.domain.enums import Health, Resolution, SyncStatus
+from dashboard.domain.enums import DivergenceKind, Health, Resolution, Severity, SyncEventType, SyncStatus
 from dashboard.domain.rollups import EPOCH
 from dashboard.schemas.reconciliation import (
     DivergenceCount,
     DivergenceCounts,
     DivergenceIncidentView,
     DivergenceTimeline,
+    IncidentPage,
     OpenIncidents,
     ReconciliationStatus,
     SyncEvent,
+    SyncEventPage,
 )
 from dashboard.services.errors import InvalidInput, NotFound
 from dashboard.services.queries import (
     check_limit,
     ensure_account_visible,
     model_columns,
+    parse_enum,
     require_aware,
     resolve_now,
     scoped,
 )
+from dashboard.services.queries.cursor import decode_cursor, next_cursor, older_than
 from dashboard.services.viewer import Viewer
 
 RECENT_EVENTS = 5
 DEFAULT_STALE_AFTER = timedelta(seconds=120)
 MAX_TIMELINE_LIMIT = 50_000
+#: Largest page of a detail list (incident history, sync events).
+MAX_PAGE = 500
 
 _EVENT_COLUMNS = model_columns(SyncEvent, [ReconciliationLog])
 _INCIDENT_COLUMNS = model_columns(DivergenceIncidentView, [DivergenceIncident])
@@ -313,3 +319,91 @@ async def position_incidents(
         raise NotFound(f"position {position_id} not found")
     incidents = [DivergenceIncidentView.model_validate(row) for row in rows if row.id is not None]
     return OpenIncidents(incidents=incidents, as_of=as_of)
+
+
+async def incident_history(
+    db: Database,
+    viewer: Viewer,
+    account_id: int | None = None,
+    resolution: Resolution | str | None = None,
+    kind: DivergenceKind | str | None = None,
+    severity: Severity | str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+    now: datetime | None = None,
+) -> IncidentPage:
+    """Every incident, whatever its resolution, newest first (`first_seen_at DESC, id DESC`),
+    keyset-paginated (see `queries.cursor`): incidents are kept for the life of the account, so
+    this is the one list of them that must never be read whole. Uses `(user_id, first_seen_at)`,
+    or `(first_seen_at)` / `(resolution, first_seen_at)` for risk/admin. An `account_id` the
+    viewer cannot see raises `NotFound`.
+    """
+    as_of = resolve_now(now)
+    check_limit(limit, "limit", MAX_PAGE)
+    filters = {
+        DivergenceIncident.resolution: parse_enum(Resolution, resolution, "resolution"),
+        DivergenceIncident.kind: parse_enum(DivergenceKind, kind, "kind"),
+        DivergenceIncident.severity: parse_enum(Severity, severity, "severity"),
+        DivergenceIncident.account_id: account_id,
+    }
+    after = decode_cursor(cursor)
+    stmt = scoped(select(*_INCIDENT_COLUMNS), DivergenceIncident.user_id, viewer)
+    for column, value in filters.items():
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if after is not None:
+        stmt = stmt.where(older_than(DivergenceIncident.first_seen_at, DivergenceIncident.id, after))
+    newest_first = (DivergenceIncident.first_seen_at.desc(), DivergenceIncident.id.desc())
+    stmt = stmt.order_by(*newest_first).limit(limit + 1)
+
+    async with db.read_session() as session:
+        if account_id is not None:
+            await ensure_account_visible(session, viewer, account_id)
+        rows = (await session.execute(stmt)).all()
+    return IncidentPage(
+        incidents=[DivergenceIncidentView.model_validate(row) for row in rows[:limit]],
+        next_cursor=next_cursor(rows, limit, "first_seen_at"),
+        as_of=as_of,
+    )
+
+
+async def sync_events(
+    db: Database,
+    viewer: Viewer,
+    account_id: int | None = None,
+    status: SyncStatus | str | None = None,
+    event_type: SyncEventType | str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+    now: datetime | None = None,
+) -> SyncEventPage:
+    """Sync events newest first (`created_at DESC, id DESC`), keyset-paginated (see
+    `queries.cursor`), on `(user_id, created_at)`, `(account_id, created_at)` or `(created_at)`.
+    Raw events are kept `sync_log_retention_days`; older hours survive only as the hourly counts.
+    An `account_id` the viewer cannot see raises `NotFound`.
+    """
+    as_of = resolve_now(now)
+    check_limit(limit, "limit", MAX_PAGE)
+    filters = {
+        ReconciliationLog.status: parse_enum(SyncStatus, status, "status"),
+        ReconciliationLog.event_type: parse_enum(SyncEventType, event_type, "event_type"),
+        ReconciliationLog.account_id: account_id,
+    }
+    after = decode_cursor(cursor)
+    stmt = scoped(select(*_EVENT_COLUMNS), ReconciliationLog.user_id, viewer)
+    for column, value in filters.items():
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if after is not None:
+        stmt = stmt.where(older_than(ReconciliationLog.created_at, ReconciliationLog.id, after))
+    stmt = stmt.order_by(ReconciliationLog.created_at.desc(), ReconciliationLog.id.desc()).limit(limit + 1)
+
+    async with db.read_session() as session:
+        if account_id is not None:
+            await ensure_account_visible(session, viewer, account_id)
+        rows = (await session.execute(stmt)).all()
+    return SyncEventPage(
+        events=[SyncEvent.model_validate(row) for row in rows[:limit]],
+        next_cursor=next_cursor(rows, limit, "created_at"),
+        as_of=as_of,
+    )
