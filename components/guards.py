@@ -1,6 +1,11 @@
 """The panels of `/guards`: per visible account a drawdown and a daily-loss gauge in the account's
 own bands (a toast when a level changes), the chosen account's equity curve with its HWM and its
-guard events (acknowledgeable, audited), and the market guards per symbol."""
+guard events (acknowledgeable, audited), and the market guards per symbol.
+
+In the past view (`live.at`) the gauges, the curve (its window ending at the moment) and the
+events up to the moment come from the as-of reads; toasts and acknowledgement are off (see
+`components.time_control` for why), the events show the newest page only, and the market guards
+are not shown: quotes are not kept over time."""
 
 from __future__ import annotations
 
@@ -55,6 +60,10 @@ ACK_SLOT = """
          @click="() => $parent.$emit('ack', props.row)" />
   <span v-else>{{ props.row.acked }}</span>
 </q-td>
+"""
+# The past view: who had acknowledged by then, never a button (no action on the past).
+ACKED_SLOT = """
+<q-td :props="props">{{ props.row.acked || "–" }}</q-td>
 """
 MARKET_COLUMNS: list[dict[str, Any]] = [
     {"name": "symbol", "label": "Symbol", "field": "symbol", "align": "left"},
@@ -111,6 +120,8 @@ class GaugesPanel(LivePanel[Cached[AccountGuardList]]):
             ui.label("No accounts to show.")
 
     async def fetch(self) -> Cached[AccountGuardList]:
+        if self.live.at is not None:
+            return await self.live.runtime.queries.account_guards_at(self.live.principal.viewer, self.live.at)
         return await self.live.runtime.queries.account_guards(self.live.principal.viewer)
 
     def show(self, data: Cached[AccountGuardList]) -> None:
@@ -138,6 +149,8 @@ class GaugesPanel(LivePanel[Cached[AccountGuardList]]):
             self._toast(state)
 
     def _toast(self, state: AccountGuardState) -> None:
+        if self.live.at is not None:  # the past view announces nothing (components.time_control)
+            return
         previous = self.levels.get(state.account_id)
         level = state.dd_level.value
         self.levels[state.account_id] = level
@@ -177,14 +190,19 @@ class AccountPanel(LivePanel[AccountView]):
                 )
                 self.span.props('dense role=group aria-label="Equity window"').mark("equity-window")
             self.plot = ui.plotly({"data": [], "layout": {"height": 260}}).classes("w-full").mark("equity")
-            heading("Guard events").classes("mt-2")
+            past = live.at is not None
+            heading(f"Guard events up to that moment (newest {EVENTS_PAGE})" if past else "Guard events")
             self.events = ui.table(columns=EVENT_COLUMNS, rows=[], row_key="id").classes("w-full")
             self.events.props("dense flat hide-pagination").mark("guard-events")
             self.events.pagination = {"rowsPerPage": 0}
-            self.events.add_slot("body-cell-ack", ACK_SLOT)
             utc_on_hover(self.events, "at", "at_utc")
-            self.events.on("ack", lambda e: live.act(lambda: self.acknowledge(int(e.args["id"]))))
-            self.pager = KeysetPager("guard-events-pager", self.refresh)
+            self.pager: KeysetPager | None = None
+            if past:
+                self.events.add_slot("body-cell-ack", ACKED_SLOT)
+            else:
+                self.events.add_slot("body-cell-ack", ACK_SLOT)
+                self.events.on("ack", lambda e: live.act(lambda: self.acknowledge(int(e.args["id"]))))
+                self.pager = KeysetPager("guard-events-pager", self.refresh)
             live.add(self)
 
     async def fetch(self) -> AccountView:
@@ -193,6 +211,13 @@ class AccountPanel(LivePanel[AccountView]):
             return AccountView(None, None)
         queries, viewer = self.live.runtime.queries, self.live.principal.viewer
         window = CURVE_WINDOWS[str(self.span.value)]
+        at = self.live.at
+        if at is not None:
+            return AccountView(
+                await queries.equity_curve_at(viewer, int(account_id), at, window=window, max_points=600),
+                await queries.guard_events_at(viewer, at, account_id=int(account_id), limit=EVENTS_PAGE),
+            )
+        assert self.pager is not None
         curve = await queries.equity_curve(viewer, int(account_id), window=window, max_points=600)
         events = await queries.guard_events(
             viewer, account_id=int(account_id), limit=EVENTS_PAGE, cursor=self.pager.cursor
@@ -230,14 +255,19 @@ class AccountPanel(LivePanel[AccountView]):
                 for e in data.events.model.events
             ],
         )
-        self.pager.seen(data.events.model.next_cursor)
+        if self.pager is not None:
+            self.pager.seen(data.events.model.next_cursor)
 
     async def redraw(self) -> None:
         self.drawn = None
-        self.pager.reset()  # another account or window: back to the newest events
+        if self.pager is not None:
+            self.pager.reset()  # another account or window: back to the newest events
         await self.refresh()
 
     async def acknowledge(self, event_id: int) -> None:
+        if self.live.at is not None:  # no button there; a crafted event must not act either
+            ui.notify("Acknowledging is for the live page", type="warning")
+            return
         try:
             await self.live.runtime.write(acknowledge_guard_event, self.live.principal.viewer, event_id)
         except NotFound:
@@ -278,3 +308,14 @@ class MarketPanel(LivePanel[Cached[MarketGuardList]]):
                 for m in data.symbols
             ],
         )
+
+
+def market_not_kept() -> None:
+    """In place of the market guards in the past view: their quotes are not kept over time (their
+    events are, and are listed with the account's)."""
+    with ui.card().classes("w-full"):
+        heading("Market guards")
+        ui.label(
+            "Quotes are not kept over time, so the market guards of that moment cannot be shown; "
+            "their events up to it are in the guard events above."
+        ).classes("text-sm").mark("market-not-kept")

@@ -15,6 +15,12 @@ data it shows is older than its freshness, including a value the cache served fr
 database outage (the read models carry `as_of`, the moment they were read from the database).
 During an outage nothing is logged per tab or per tick (the database's monitor logs the outage
 once) and the tab stays on its page: only a session that is really over sends it to the login.
+
+A page may show the past (`LivePage.at`, from `?at=`; see `components.time_control`): its panels
+then read the as-of services, whose `as_of` is the moment shown rather than when the data was
+read, so staleness is judged on the last successful tick instead, and the "updated" line names
+the moment shown. The loop itself is the same: the session is still checked every tick, and a
+late row about the past (a delayed sync, a correction) still reaches the page.
 """
 
 from __future__ import annotations
@@ -116,7 +122,11 @@ class LivePanel(ABC, Generic[T]):
         return tuple(part.content if isinstance(part, Cached) else part for part in _parts(data))
 
     def as_of(self, data: T) -> datetime | None:
-        """When the oldest of the reads was taken from the database (what staleness is judged on)."""
+        """When the oldest of the reads was taken from the database (what staleness is judged on).
+        None in the past view: there the reads' `as_of` is the moment shown, which is old by
+        design, and the page judges staleness on its last successful tick instead."""
+        if getattr(self.live, "at", None) is not None:
+            return None
         moments = [part.as_of for part in _parts(data) if isinstance(part, Cached) and part.as_of]
         return min(moments) if moments else None
 
@@ -158,6 +168,11 @@ class LivePage:
     # Set when the page could not be built completely (database down at page load): the first
     # tick that gets data reloads the page so every panel is built.
     incomplete: bool = False
+    # The past moment the page shows (`?at=`, aware UTC), None when it is live.
+    at: datetime | None = None
+    # Called once the browser's zone is known (`tz`): texts that show local times of the page
+    # itself rather than of a panel's data (the past view's banner).
+    zone_known: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def for_request(cls, request: Any, path: str) -> LivePage:
@@ -249,6 +264,8 @@ class LivePage:
         """The first data at once; then the periodic ticks, at a random phase of their interval:
         tabs opened (or reconnected) together must not tick together."""
         self.tz = await browser_zone()
+        for callback in self.zone_known:
+            callback()
         await self.tick(force=True)
         if not self.ended:
             ui.timer(random.uniform(0, self.interval_s or PAUSED_CHECK_S), self._periodic, once=True)
@@ -268,6 +285,7 @@ class LivePage:
         for state in self.panels:
             state.panel.__dict__.clear()
         self.panels.clear()
+        self.zone_known.clear()
         self.timer = self.stamp = self.client = None
 
     def set_interval(self, seconds: int) -> None:
@@ -361,8 +379,13 @@ class LivePage:
                 self._mark_stale(state, now)
 
     def _updated(self, state: PanelState, as_of: datetime | None) -> None:
-        """The line under a panel: when what it shows was last read as changed."""
-        text = f"updated {self.local(as_of)}" if as_of else ""
+        """The line under a panel: when what it shows was last read as changed (in the past view:
+        the moment it shows)."""
+        if self.at is not None:
+            as_of = self.at
+            text = f"as it was at {self.local(as_of, with_date=True)}"
+        else:
+            text = f"updated {self.local(as_of)}" if as_of else ""
         if state.updated.text != text:
             state.updated.text = text
             if as_of is not None:  # one tooltip per panel, its text updated (never a new element)

@@ -1,11 +1,13 @@
 """One way to declare a live page: its path once, the shared frame, the role check and the loop.
 
-    @live_page("/risk", "Risk wall", wide_only=True)
+    @live_page("/risk", "Risk wall", wide_only=True, as_of=True)
     async def risk(live: LivePage, params: Mapping[str, str]) -> None:
         RiskWallPanel(live)
 
 A page module then holds only its panels; `dashboard.app` registers every page with
-`page.register(demo)`.
+`page.register(demo)`. An `as_of` page has the time control on top (`components.time_control`):
+`live.at` is then the past moment from `?at=` (None when live), set before `build` runs, so its
+panels choose the live or the as-of reads.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from nicegui import ui
 
 from components.frame import frame
 from components.live import LivePage
+from components.time_control import TimeControl
 
 Build = Callable[[LivePage, Mapping[str, str]], Awaitable[None]]
 
@@ -28,6 +31,7 @@ class LivePageSpec:
     title: str
     build: Build
     wide_only: bool = False
+    as_of: bool = False
 
     def register(self, demo: bool) -> None:
         spec = self
@@ -41,14 +45,19 @@ class LivePageSpec:
                         "text-lg"
                     ).mark("forbidden")
                     return
+                if spec.as_of:
+                    TimeControl(live, request.query_params)
                 await spec.build(live, request.query_params)
             live.start()
 
 
-def live_page(path: str, title: str, *, wide_only: bool = False) -> Callable[[Build], LivePageSpec]:
-    """Declare a live page; `wide_only` pages are for the roles that see every account."""
+def live_page(
+    path: str, title: str, *, wide_only: bool = False, as_of: bool = False
+) -> Callable[[Build], LivePageSpec]:
+    """Declare a live page; `wide_only` pages are for the roles that see every account; `as_of`
+    pages can also show a past moment (the time control)."""
 
     def declare(build: Build) -> LivePageSpec:
-        return LivePageSpec(path, title, build, wide_only)
+        return LivePageSpec(path, title, build, wide_only, as_of)
 
     return declare

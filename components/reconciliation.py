@@ -1,5 +1,7 @@
 """The panels of `/reconciliation`: status cards with the last sync events, the divergence
-timeline, and the open incidents."""
+timeline (individual incidents over 1 h and 6 h, counted bars over 24 h and 7 d), and the open
+incidents. In the past view (`live.at`) each reads the as-of services: the status and the open
+incidents at that moment, the timeline's window ending at it, the incidents' ages as they were."""
 
 from __future__ import annotations
 
@@ -14,10 +16,16 @@ from components.accounts import AccountLabel, label_of, labels_of
 from components.cards import MUTED, PHONE_GRID, card, heading, hover, set_rows, set_text, utc, utc_on_hover
 from components.live import LivePage, LivePanel
 from components.timeline import DivergenceTimelineChart
+from components.timeline_counts import DivergenceCountsChart
 from dashboard.cache.queries import Cached
 from dashboard.schemas.accounts import AccountList
-from dashboard.schemas.common import ReadModel
-from dashboard.schemas.reconciliation import DivergenceTimeline, OpenIncidents, ReconciliationStatus
+from dashboard.schemas.common import EARLIEST, ReadModel
+from dashboard.schemas.reconciliation import (
+    DivergenceCounts,
+    DivergenceTimeline,
+    OpenIncidents,
+    ReconciliationStatus,
+)
 
 M = TypeVar("M", bound=ReadModel)
 
@@ -27,6 +35,9 @@ WINDOWS = {
     "24h": timedelta(hours=24),
     "7d": timedelta(days=7),
 }
+#: Windows drawn as counts by bucket (`components.timeline_counts`): a fleet's day or week of
+#: incidents never goes to the browser one by one.
+COUNTED = frozenset({"24h", "7d"})
 ACCOUNT_COLUMN: dict[str, Any] = {"name": "account", "label": "Account", "field": "account", "align": "left"}
 EVENT_COLUMNS: list[dict[str, Any]] = [
     {"name": "at", "label": "Time", "field": "at", "align": "left"},
@@ -148,7 +159,11 @@ class StatusPanel(LivePanel[Labelled[ReconciliationStatus]]):
             hover(self.events, "account", "login")
 
     async def fetch(self) -> Labelled[ReconciliationStatus]:
-        queries, viewer = self.live.runtime.queries, self.live.principal.viewer
+        queries, viewer, at = self.live.runtime.queries, self.live.principal.viewer, self.live.at
+        if at is not None:
+            return Labelled(
+                await queries.reconciliation_status_at(viewer, at), await queries.list_accounts(viewer)
+            )
         return Labelled(await queries.reconciliation_status(viewer), await queries.list_accounts(viewer))
 
     def show(self, data: Labelled[ReconciliationStatus]) -> None:
@@ -180,8 +195,12 @@ class StatusPanel(LivePanel[Labelled[ReconciliationStatus]]):
         set_rows(self.events, rows)
 
 
-class TimelinePanel(LivePanel[Cached[DivergenceTimeline]]):
-    """Incidents by kind over time, one trace per severity; new ones are appended to the chart."""
+Timeline = Cached[DivergenceTimeline] | Cached[DivergenceCounts]
+
+
+class TimelinePanel(LivePanel[Timeline]):
+    """Incidents by kind over time, one trace per severity; new ones are appended to the chart.
+    Over 24 h and 7 d, counts by bucket as stacked bars (`COUNTED`)."""
 
     name = "timeline"
 
@@ -193,15 +212,32 @@ class TimelinePanel(LivePanel[Cached[DivergenceTimeline]]):
                 self.window = ui.toggle(list(WINDOWS), value="24h", on_change=lambda: live.act(self.redraw))
                 self.window.props('dense role=group aria-label="Timeline window"').mark("timeline-window")
             self.chart = DivergenceTimelineChart()
+            self.counts = DivergenceCountsChart(self.chart.plot)
             self.redraw_next = False
             live.add(self)
 
-    async def fetch(self) -> Cached[DivergenceTimeline]:
-        window = WINDOWS[str(self.window.value)]
-        return await self.live.runtime.queries.divergence_timeline(self.live.principal.viewer, window=window)
+    async def fetch(self) -> Timeline:
+        name = str(self.window.value)
+        window = WINDOWS[name]
+        queries, viewer, at = self.live.runtime.queries, self.live.principal.viewer, self.live.at
+        if at is None:
+            if name in COUNTED:
+                return await queries.divergence_counts(viewer, window=window)
+            return await queries.divergence_timeline(viewer, window=window)
+        # The window ends at the moment shown, which it includes (`until` is exclusive), and starts
+        # no earlier than the calendar the reads accept.
+        since, until = max(at - window, EARLIEST), at + timedelta(microseconds=1)
+        if name in COUNTED:
+            return await queries.divergence_counts(viewer, since=since, until=until)
+        return await queries.divergence_timeline(viewer, since=since, until=until)
 
-    def show(self, data: Cached[DivergenceTimeline]) -> None:
-        self.chart.show(data.model.incidents, redraw=self.redraw_next)
+    def show(self, data: Timeline) -> None:
+        model = data.model
+        if isinstance(model, DivergenceCounts):
+            self.chart.forget()
+            self.counts.show(model)
+        else:
+            self.chart.show(model.incidents, redraw=self.redraw_next)
         self.redraw_next = False
 
     async def redraw(self) -> None:
@@ -217,7 +253,7 @@ class IncidentsPanel(LivePanel[Labelled[OpenIncidents]]):
     def __init__(self, live: LivePage) -> None:
         super().__init__(live)
         with ui.card().classes("w-full max-sm:px-2"):
-            heading("Open incidents")
+            heading("Open incidents" if live.at is None else "Open incidents at that moment")
             self.table = ui.table(columns=INCIDENT_COLUMNS, rows=[], row_key="id", pagination=25)
             self.table.classes("w-full").props(f"dense flat {PHONE_GRID}").mark("incidents")
             self.table.add_slot("item", INCIDENT_CARD)
@@ -226,15 +262,20 @@ class IncidentsPanel(LivePanel[Labelled[OpenIncidents]]):
             live.add(self)
 
     async def fetch(self) -> Labelled[OpenIncidents]:
-        queries, viewer = self.live.runtime.queries, self.live.principal.viewer
+        queries, viewer, at = self.live.runtime.queries, self.live.principal.viewer, self.live.at
+        if at is not None:
+            return Labelled(await queries.open_incidents_at(viewer, at), await queries.list_accounts(viewer))
         return Labelled(await queries.open_incidents(viewer), await queries.list_accounts(viewer))
 
     def key(self, data: Labelled[OpenIncidents]) -> tuple[object, ...]:
-        """The ages move on even when nothing else changed: show again each minute."""
+        """The ages move on even when nothing else changed: show again each minute (not in the
+        past view, where they are ages at the moment shown)."""
+        if self.live.at is not None:
+            return super().key(data)
         return (*super().key(data), int(time.time() // 60))
 
     def show(self, data: Labelled[OpenIncidents]) -> None:
-        now = datetime.now(UTC)
+        now = self.live.at or datetime.now(UTC)
         incidents = data.model
         labels = data.labels
         rows = []

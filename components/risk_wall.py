@@ -1,11 +1,13 @@
 """The risk wall (`/risk`): every account's drawdown gauge, worst first, filtered by level and
 name; a click opens that account's guards. Cards are created once per account and then only
-updated, shown, hidden or moved."""
+updated, shown, hidden or moved. In the past view (`live.at`) the wall is the one of that moment
+and a click opens that account's guards at the same moment."""
 
 from __future__ import annotations
 
 from nicegui import ui
 
+from components.as_of_url import url_with
 from components.gauge import Gauge
 from components.live import LivePage, LivePanel
 from dashboard.cache.queries import Cached
@@ -35,6 +37,8 @@ class RiskWallPanel(LivePanel[Cached[AccountGuardList]]):
         live.add(self)
 
     async def fetch(self) -> Cached[AccountGuardList]:
+        if self.live.at is not None:
+            return await self.live.runtime.queries.risk_wall_at(self.live.principal.viewer, self.live.at)
         return await self.live.runtime.queries.risk_wall(self.live.principal.viewer)
 
     def key(self, data: Cached[AccountGuardList]) -> tuple[object, ...]:
@@ -83,7 +87,7 @@ class RiskWallPanel(LivePanel[Cached[AccountGuardList]]):
     def _card(self, a: AccountGuardState) -> None:
         with self.grid:
             card = ui.card().classes("w-64 max-sm:w-full gap-0 cursor-pointer")
-            target = f"/guards?account={a.account_id}"
+            target = url_with("/guards", {"account": str(a.account_id)}, self.live.at)
             # A link for keyboards and screen readers too: focusable, opened with Enter.
             card.props("tabindex=0 role=link")  # its text (name, login, level) is its name
             card.on("click", lambda _, t=target: ui.navigate.to(t))

@@ -71,6 +71,11 @@ class DivergenceTimelineChart:
         self.appends = 0
         self.drawn = False
 
+    def forget(self) -> None:
+        """Something else was drawn on the chart (the counts): the next show redraws it whole."""
+        self.feed.reset()
+        self.seen, self.drawn = set(), False
+
     def show(self, incidents: list[DivergenceIncidentView], *, redraw: bool = False) -> int:
         """Draw or append; returns how many points went out."""
         if redraw or not self.drawn or self.appends >= REDRAW_EVERY:

@@ -80,7 +80,10 @@ class Runtime:
         # Pages and API read only through `queries` (cached) and write only through `write` (which
         # invalidates what each write touched); nothing on a hot path reaches the database directly.
         self.queries = CachedQueries(
-            self.database, self.cache, raw_equity_kept=timedelta(days=self.settings.equity_raw_retention_days)
+            self.database,
+            self.cache,
+            raw_equity_kept=timedelta(days=self.settings.equity_raw_retention_days),
+            sync_logs_kept=timedelta(days=self.settings.sync_log_retention_days),
         )
         self.write = Writer(
             self.database, self.cache, lambda op, result: self.metrics.writes.labels(op, result).inc()

@@ -9,6 +9,6 @@ from components.page import live_page
 from components.risk_wall import RiskWallPanel
 
 
-@live_page("/risk", "Risk wall", wide_only=True)
+@live_page("/risk", "Risk wall", wide_only=True, as_of=True)
 async def page(live: LivePage, params: Mapping[str, str]) -> None:
     RiskWallPanel(live)

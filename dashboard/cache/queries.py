@@ -8,6 +8,13 @@ invalidate.
 Relative windows (`window=timedelta(hours=24)`) are part of the key and resolved against the
 current time when loaded, so pollers asking for "the last 24 h" share one key; explicit
 `since`/`until` bounds are keyed as given.
+
+The `*_at` reads are "the dashboard as it was" (`services.queries.as_of`): keyed by the viewer's
+scope, the moment `at` in UTC truncated to the second (the URL's precision; the read is given the
+same truncated moment, so a key never answers for a different one) and the other parameters.
+They share the families of their live twins, so every write that could change the live view
+(including a late or corrected row about the past) drops them too, and they live as long as the
+family's TTL: the retention horizon they depend on moves with the clock.
 """
 
 from __future__ import annotations
@@ -34,7 +41,8 @@ from dashboard.domain.enums import (
 )
 from dashboard.schemas.accounts import AccountList, AccountView
 from dashboard.schemas.alerts import AlertList
-from dashboard.schemas.common import ReadModel
+from dashboard.schemas.as_of import PositionListAsOf
+from dashboard.schemas.common import EARLIEST, ReadModel
 from dashboard.schemas.guards import AccountGuardList, EquityCurve, GuardEventList, MarketGuardList
 from dashboard.schemas.positions import ClosedPositionPage, PositionList, PositionView
 from dashboard.schemas.reconciliation import (
@@ -45,7 +53,8 @@ from dashboard.schemas.reconciliation import (
     ReconciliationStatus,
     SyncEventPage,
 )
-from dashboard.services.queries import accounts, alerts, guards, positions, reconciliation
+from dashboard.services.queries import accounts, alerts, as_of, guards, positions, reconciliation
+from dashboard.services.queries.as_of import DEFAULT_LOGS_KEPT
 from dashboard.services.queries.guards import DEFAULT_RAW_KEPT
 from dashboard.services.touched import Family
 from dashboard.services.viewer import Viewer
@@ -99,14 +108,28 @@ def _window(
     return params, resolve
 
 
+def past_moment(at: datetime) -> datetime:
+    """`at` as the as-of reads key and load it: aware, in UTC, truncated to the second, and not
+    in the future (`InvalidInput` naming `at` otherwise, before any key is built or load made)."""
+    moment, _ = as_of.resolve_at(at)
+    return moment.replace(microsecond=0)
+
+
 class CachedQueries:
     def __init__(
-        self, db: Database, cache: QueryCache, *, raw_equity_kept: timedelta = DEFAULT_RAW_KEPT
+        self,
+        db: Database,
+        cache: QueryCache,
+        *,
+        raw_equity_kept: timedelta = DEFAULT_RAW_KEPT,
+        sync_logs_kept: timedelta = DEFAULT_LOGS_KEPT,
     ) -> None:
         self.db = db
         self.cache = cache
         # Minute snapshots older than this are gone (retention): curves reaching back read rollups.
         self.raw_equity_kept = raw_equity_kept
+        # Raw sync logs older than this are gone: the as-of reads count them from hourly rollups.
+        self.sync_logs_kept = sync_logs_kept
 
     async def _get(
         self,
@@ -435,4 +458,145 @@ class CachedQueries:
             AccountView,
             lambda: accounts.account_by_id(self.db, viewer, account_id),
             id=account_id,
+        )
+
+    # the dashboard as it was (`services.queries.as_of`)
+
+    async def account_guards_at(
+        self, viewer: Viewer, at: datetime, account_id: int | None = None
+    ) -> Cached[AccountGuardList]:
+        moment = past_moment(at)
+        return await self._get(
+            Family.GUARDS,
+            viewer,
+            AccountGuardList,
+            lambda: as_of.account_guards_at(
+                self.db,
+                viewer,
+                moment,
+                account_id=account_id,
+                raw_kept=self.raw_equity_kept,
+                logs_kept=self.sync_logs_kept,
+            ),
+            q="at",
+            at=moment,
+            account_id=account_id,
+        )
+
+    async def risk_wall_at(
+        self, viewer: Viewer, at: datetime, level: Level | str | None = None
+    ) -> Cached[AccountGuardList]:
+        moment = past_moment(at)
+        return await self._get(
+            Family.RISK_WALL,
+            viewer,
+            AccountGuardList,
+            lambda: as_of.risk_wall_at(
+                self.db,
+                viewer,
+                moment,
+                level=level,
+                raw_kept=self.raw_equity_kept,
+                logs_kept=self.sync_logs_kept,
+            ),
+            q="at",
+            at=moment,
+            level=level,
+        )
+
+    async def reconciliation_status_at(self, viewer: Viewer, at: datetime) -> Cached[ReconciliationStatus]:
+        moment = past_moment(at)
+        return await self._get(
+            Family.RECONCILIATION,
+            viewer,
+            ReconciliationStatus,
+            lambda: as_of.reconciliation_status_at(self.db, viewer, moment, logs_kept=self.sync_logs_kept),
+            q="at",
+            at=moment,
+        )
+
+    async def open_incidents_at(
+        self, viewer: Viewer, at: datetime, account_id: int | None = None
+    ) -> Cached[OpenIncidents]:
+        moment = past_moment(at)
+        return await self._get(
+            Family.INCIDENTS,
+            viewer,
+            OpenIncidents,
+            lambda: as_of.open_incidents_at(self.db, viewer, moment, account_id=account_id),
+            q="at",
+            at=moment,
+            account_id=account_id,
+        )
+
+    async def open_positions_at(
+        self, viewer: Viewer, at: datetime, *, account_id: int | None = None, symbol: str | None = None
+    ) -> Cached[PositionListAsOf]:
+        moment = past_moment(at)
+        return await self._get(
+            Family.POSITIONS,
+            viewer,
+            PositionListAsOf,
+            lambda: as_of.open_positions_at(self.db, viewer, moment, account_id=account_id, symbol=symbol),
+            q="at",
+            at=moment,
+            account_id=account_id,
+            symbol=symbol,
+        )
+
+    async def guard_events_at(
+        self,
+        viewer: Viewer,
+        at: datetime,
+        *,
+        account_id: int | None = None,
+        guard_type: GuardType | str | None = None,
+        limit: int = 50,
+    ) -> Cached[GuardEventList]:
+        moment = past_moment(at)
+        return await self._get(
+            Family.GUARD_EVENTS,
+            viewer,
+            GuardEventList,
+            lambda: as_of.guard_events_at(
+                self.db, viewer, moment, account_id=account_id, guard_type=guard_type, limit=limit
+            ),
+            q="at",
+            at=moment,
+            account_id=account_id,
+            guard_type=guard_type,
+            limit=limit,
+        )
+
+    async def equity_curve_at(
+        self,
+        viewer: Viewer,
+        account_id: int,
+        at: datetime,
+        *,
+        window: timedelta = timedelta(hours=24),
+        max_points: int = 2000,
+    ) -> Cached[EquityCurve]:
+        """The curve over `window` ending at `at` (never starting before 1970: the read refuses
+        timestamps outside the calendar it accepts)."""
+        moment = past_moment(at)
+        since = max(moment - window, EARLIEST)
+        return await self._get(
+            Family.EQUITY,
+            viewer,
+            EquityCurve,
+            lambda: as_of.equity_curve_at(
+                self.db,
+                viewer,
+                account_id,
+                since,
+                moment,
+                max_points=max_points,
+                raw_kept=self.raw_equity_kept,
+            ),
+            q="at",
+            at=moment,
+            account_id=account_id,
+            window=window,
+            max_points=max_points,
         )

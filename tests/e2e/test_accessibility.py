@@ -32,7 +32,9 @@ DATA_TIMEOUT = 20_000
 def _reconciliation_loaded(page: Page) -> None:
     total = page.locator(".text-2xl").first  # the first status card: total syncs
     expect(total).to_have_text(re.compile(r"^[\d,]+$"), timeout=DATA_TIMEOUT)
-    expect(page.locator(".js-plotly-plot .scatterlayer").first).to_be_attached(timeout=DATA_TIMEOUT)
+    # The timeline: counted bars over 24 h (the default) and 7 d, the incidents' points over 1 h and 6 h.
+    timeline = page.locator(".js-plotly-plot :is(.barlayer, .scatterlayer)").first
+    expect(timeline).to_be_attached(timeout=DATA_TIMEOUT)
 
 
 def _positions_loaded(page: Page) -> None:

@@ -1,5 +1,9 @@
 """Read endpoints: each is one call to the cached query services, answered with the cached JSON
-bytes as they are (no re-encoding per request). Someone else's account or position is a 404."""
+bytes as they are (no re-encoding per request). Someone else's account or position is a 404.
+
+`at` (on the status, guards and risk reads, and required by the `/as-of` ones) answers as of a
+past moment from stored history (`services.queries.as_of`); a moment later than now is a 422
+naming `at`."""
 
 from __future__ import annotations
 
@@ -21,13 +25,15 @@ from dashboard.domain.enums import (
     SyncStatus,
 )
 from dashboard.schemas.accounts import AccountList
+from dashboard.schemas.as_of import PositionListAsOf
 from dashboard.schemas.common import UtcTimestamp
-from dashboard.schemas.guards import AccountGuardList, EquityCurve, GuardEventList
+from dashboard.schemas.guards import AccountGuardList, EquityCurve, GuardEventList, MarketGuardList
 from dashboard.schemas.positions import ClosedPositionPage, PositionList, PositionView
 from dashboard.schemas.reconciliation import (
     DivergenceCounts,
     DivergenceTimeline,
     IncidentPage,
+    OpenIncidents,
     ReconciliationStatus,
     SyncEventPage,
 )
@@ -60,6 +66,12 @@ PageCursor = Annotated[
 ]
 PageLimit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 DEFAULT_WINDOW = timedelta(hours=24)
+AT_HELP = (
+    "a past moment (ISO 8601 with an offset, e.g. 2026-11-02T10:30:00Z; kept to the second): the "
+    "answer as it was then, rebuilt from stored history; not later than now"
+)
+At = Annotated[UtcTimestamp | None, Query(description=f"{AT_HELP}; omit for now")]
+RequiredAt = Annotated[UtcTimestamp, Query(description=AT_HELP)]
 
 
 def _json(payload: bytes) -> Response:
@@ -72,10 +84,14 @@ def _json(payload: bytes) -> Response:
     responses=AUTH_ERRORS,
     tags=["reconciliation"],
 )
-async def reconciliation_status(caller: Reader) -> Response:
+async def reconciliation_status(caller: Reader, at: At = None) -> Response:
     """Sync counters, divergences and open incidents of the visible accounts, the last five sync
-    events and a health state (healthy, degraded, critical, stale, unknown)."""
-    return _json((await caller.runtime.queries.reconciliation_status(caller.viewer)).payload)
+    events and a health state (healthy, degraded, critical, stale, unknown). With `at`: as they
+    were then (beyond the sync logs' retention, counts of whole hours and no events)."""
+    queries = caller.runtime.queries
+    if at is not None:
+        return _json((await queries.reconciliation_status_at(caller.viewer, at)).payload)
+    return _json((await queries.reconciliation_status(caller.viewer)).payload)
 
 
 @router.get(
@@ -146,6 +162,21 @@ async def reconciliation_incidents(
 
 
 @router.get(
+    "/reconciliation/incidents/as-of",
+    response_model=OpenIncidents,
+    responses=NOT_FOUND,
+    tags=["reconciliation"],
+)
+async def reconciliation_incidents_as_of(
+    caller: Reader, at: RequiredAt, account_id: OptionalId = None
+) -> Response:
+    """The incidents open at `at` (first seen by then, not resolved by then), newest first, as they
+    were then; severity and values are the latest stored."""
+    cached = await caller.runtime.queries.open_incidents_at(caller.viewer, at, account_id=account_id)
+    return _json(cached.payload)
+
+
+@router.get(
     "/reconciliation/events", response_model=SyncEventPage, responses=NOT_FOUND, tags=["reconciliation"]
 )
 async def reconciliation_events(
@@ -191,17 +222,36 @@ async def closed_positions(
     return _json(cached.payload)
 
 
+@router.get("/positions/as-of", response_model=PositionListAsOf, responses=NOT_FOUND, tags=["positions"])
+async def positions_as_of(
+    caller: Reader, at: RequiredAt, symbol: Symbol = None, account_id: OptionalId = None
+) -> Response:
+    """The positions open at `at`, newest opened first. Their P&L, swap and current price at that
+    moment were never stored: null, never today's values."""
+    cached = await caller.runtime.queries.open_positions_at(
+        caller.viewer, at, account_id=account_id, symbol=symbol
+    )
+    return _json(cached.payload)
+
+
 @router.get("/positions/{position_id}", response_model=PositionView, responses=NOT_FOUND, tags=["positions"])
 async def position(caller: Reader, position_id: Id) -> Response:
     return _json((await caller.runtime.queries.position_by_id(caller.viewer, position_id)).payload)
 
 
 @router.get("/guards/status", response_model=GuardStatus, responses=AUTH_ERRORS, tags=["guards"])
-async def guards_status(caller: Reader) -> Response:
+async def guards_status(caller: Reader, at: At = None) -> Response:
     """Per visible account: equity, HWM, drawdown %, level, thresholds and daily loss; and the
-    market guards per symbol."""
-    guards = await caller.runtime.queries.account_guards(caller.viewer)
-    market = await caller.runtime.queries.market_guards(caller.viewer)
+    market guards per symbol. With `at`: the accounts' guards as they were then, and no market
+    guards (quotes are not kept over time; their events are in `/guards/events`)."""
+    queries = caller.runtime.queries
+    if at is not None:
+        guards = await queries.account_guards_at(caller.viewer, at)
+        moment = guards.model.as_of
+        market_then = MarketGuardList(symbols=[], as_of=moment).model_dump_json().encode()
+        return _json(b'{"guards":' + guards.payload + b',"market":' + market_then + b"}")
+    guards = await queries.account_guards(caller.viewer)
+    market = await queries.market_guards(caller.viewer)
     return _json(b'{"guards":' + guards.payload + b',"market":' + market.payload + b"}")
 
 
@@ -246,6 +296,10 @@ async def equity(
 
 
 @router.get("/risk/accounts", response_model=AccountGuardList, responses=AUTH_ERRORS, tags=["risk"])
-async def risk_accounts(caller: RiskReader, level: Level | None = None) -> Response:
-    """Every account's gauges, worst drawdown first (risk and admin only)."""
-    return _json((await caller.runtime.queries.risk_wall(caller.viewer, level=level)).payload)
+async def risk_accounts(caller: RiskReader, level: Level | None = None, at: At = None) -> Response:
+    """Every account's gauges, worst drawdown first (risk and admin only). With `at`: every account
+    that existed then, as it was (beyond the minute snapshots' retention, hourly values)."""
+    queries = caller.runtime.queries
+    if at is not None:
+        return _json((await queries.risk_wall_at(caller.viewer, at, level=level)).payload)
+    return _json((await queries.risk_wall(caller.viewer, level=level)).payload)
