@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -54,6 +54,25 @@ class ReadModel(BaseModel):
     #: Fields that say when the result was read (the read's moment, a window's bounds resolved
     #: from "now"), not what was found: two reads that found the same data differ only in them.
     READ_MOMENTS: ClassVar[frozenset[str]] = frozenset({"as_of"})
+
+
+RM = TypeVar("RM", bound=ReadModel)
+_new = object.__new__
+_set = object.__setattr__
+
+
+def trusted(cls: type[RM], values: dict[str, Any]) -> RM:
+    """A read model from values the database already typed, one per field: what `model_construct`
+    leaves behind, without its per-field loop (aliases, defaults), which at 2.4 µs a model was a
+    fifth of a 1,440-point equity curve. Only for flat read models whose every field is given, with
+    no extras, private attributes or post-init; `tests/schemas` holds it equal to `model_construct`.
+    """
+    model = _new(cls)
+    _set(model, "__dict__", values)
+    _set(model, "__pydantic_fields_set__", set(values))
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", None)
+    return model
 
 
 class StrictInput(BaseModel):

@@ -7,6 +7,7 @@ ingestion with every snapshot), never recomputed from snapshots at read time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -25,6 +26,7 @@ from dashboard.db.session import Database
 from dashboard.db.types import as_driver_returns
 from dashboard.domain.enums import GuardType, Level
 from dashboard.domain.rollups import hour_of
+from dashboard.schemas.common import trusted
 from dashboard.schemas.guards import (
     AccountGuardList,
     AccountGuardState,
@@ -57,7 +59,9 @@ _GUARD_COLUMNS = model_columns(
     overrides={"account_id": TradingAccount.id, "user_id": TradingAccount.user_id},
 )
 _EVENT_COLUMNS = model_columns(GuardEventView, [GuardEvent])
-_POINT_COLUMNS = model_columns(EquityPoint, [EquitySnapshot])
+#: The snapshot columns of an equity point, in `EquityPoint`'s field order.
+_POINT_FIELDS = tuple(EquityPoint.model_fields)
+_SNAPSHOT_POINT_COLUMNS = tuple(getattr(EquitySnapshot, name) for name in _POINT_FIELDS)
 _TENTH = Decimal("0.1")
 
 
@@ -233,21 +237,24 @@ async def equity_curve(
 async def _raw_points(
     db: Database, viewer: Viewer, account_id: int, since: datetime, until: datetime, max_points: int
 ) -> tuple[list[EquityPoint], bool]:
-    stmt = (
-        select(*_POINT_COLUMNS)
-        .where(
-            EquitySnapshot.account_id == account_id,
-            EquitySnapshot.ts >= since,
-            EquitySnapshot.ts <= until,
-        )
-        .order_by(EquitySnapshot.ts.asc())
-    )
     async with db.read_session() as session:
         await ensure_account_visible(session, viewer, account_id)
-        rows = (await session.execute(stmt)).all()
+        plain = as_driver_returns(session.get_bind().dialect.name)
+        stmt = (
+            select(*(plain(c) for c in _SNAPSHOT_POINT_COLUMNS))
+            .where(
+                EquitySnapshot.account_id == account_id,
+                EquitySnapshot.ts >= since,
+                EquitySnapshot.ts <= until,
+            )
+            .order_by(EquitySnapshot.ts.asc())
+        )
+        # Core rows on the session's connection, values as the driver returns them (see
+        # `as_driver_returns`): a day of minutes is 1,440 rows, read on every chart refresh.
+        rows = (await (await session.connection()).execute(stmt)).all()
     kept = downsample_indices([row.drawdown_pct for row in rows], max_points)
     # Trusted rows of the right types: built without validating each value again.
-    points = [EquityPoint.model_construct(**rows[i]._mapping) for i in kept]
+    points = [trusted(EquityPoint, dict(zip(_POINT_FIELDS, rows[i], strict=True))) for i in kept]
     return points, len(kept) < len(rows)
 
 
@@ -262,6 +269,16 @@ async def _rollup_points(
     async with db.read_session() as session:
         await ensure_account_visible(session, viewer, account_id)
         plain = as_driver_returns(session.get_bind().dialect.name)
+        if per_group == 1:
+            # Up to max_points / 2 hours (41 days at 2,000 points): every hour is its own group,
+            # its worst moment and close are both drawn, and no window function is needed.
+            stmt = (
+                select(*(plain(c) for c in _ROLLUP_POINT_COLUMNS))
+                .where(table.account_id == account_id, table.hour >= first, table.hour <= last)
+                .order_by(table.hour)
+            )
+            rows = (await (await session.connection()).execute(stmt)).all()
+            return _hour_points(rows, since, until, ranked=False), True
         ranked = (
             select(
                 table.hour,
@@ -282,25 +299,38 @@ async def _rollup_points(
         )
         # Core rows on the session's connection: no ORM row processing for ~2,000 plain tuples.
         rows = (await (await session.connection()).execute(stmt)).all()
+    return _hour_points(rows, since, until, ranked=True), True
+
+
+def _hour_points(rows: Sequence[Any], since: datetime, until: datetime, *, ranked: bool) -> list[EquityPoint]:
+    """The worst moments and closes inside the window, by time (an hour whose worst moment is its
+    close gives one point). `ranked` rows are a group's candidates: only its first-ranked worst
+    and close are drawn; otherwise every row is its own group."""
     by_ts: dict[datetime, EquityPoint] = {}
     for row in rows:
-        if row.worst_rank == 1 and since <= row.worst_ts <= until:
-            by_ts[row.worst_ts] = EquityPoint.model_construct(
-                ts=row.worst_ts,
-                balance=row.worst_balance,
-                equity=row.worst_equity,
-                hwm=row.worst_hwm,
-                drawdown_pct=row.worst_drawdown_pct,
+        if (not ranked or row.worst_rank == 1) and since <= row.worst_ts <= until:
+            by_ts[row.worst_ts] = trusted(
+                EquityPoint,
+                {
+                    "ts": row.worst_ts,
+                    "balance": row.worst_balance,
+                    "equity": row.worst_equity,
+                    "hwm": row.worst_hwm,
+                    "drawdown_pct": row.worst_drawdown_pct,
+                },
             )
-        if row.close_rank == 1 and since <= row.close_ts <= until:
-            by_ts[row.close_ts] = EquityPoint.model_construct(
-                ts=row.close_ts,
-                balance=row.close_balance,
-                equity=row.close_equity,
-                hwm=row.close_hwm,
-                drawdown_pct=row.close_drawdown_pct,
+        if (not ranked or row.close_rank == 1) and since <= row.close_ts <= until:
+            by_ts[row.close_ts] = trusted(
+                EquityPoint,
+                {
+                    "ts": row.close_ts,
+                    "balance": row.close_balance,
+                    "equity": row.close_equity,
+                    "hwm": row.close_hwm,
+                    "drawdown_pct": row.close_drawdown_pct,
+                },
             )
-    return [by_ts[ts] for ts in sorted(by_ts)], True
+    return [by_ts[ts] for ts in sorted(by_ts)]
 
 
 def _age_seconds(now: datetime, quoted_at: datetime) -> Decimal:
