@@ -19,12 +19,13 @@ from dashboard.account_gauges import export_account_gauges
 from dashboard.db.leader import Job
 from dashboard.db.outage import DatabaseUnavailable
 from dashboard.demo.simulator import Simulator
+from dashboard.metrics import AppMetrics
 from dashboard.runtime import Runtime
 from dashboard.services.alerts.delivery import DeliveryConfig, deliver_forever
 from dashboard.services.alerts.sender import Send, apprise_send
 from dashboard.services.alerts.silence import mark_silent_accounts
 from dashboard.services.alerts.trouble import TroubleWatch
-from dashboard.services.retention import run_retention
+from dashboard.services.retention import RetentionRun, run_retention
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,9 @@ async def watch_trouble(runtime: Runtime, send: Send = apprise_send) -> None:
 
 
 async def retention_forever(runtime: Runtime) -> None:
-    """Retention on the leader: at start, then every `retention_every_s`; says what it did."""
+    """Retention on the leader: at start, then every `retention_every_s`; says what it did. On
+    PostgreSQL each run also makes the day partitions of today and the days ahead, so a database
+    migrated long ago gets them as soon as a leader starts."""
     settings = runtime.settings
     while True:
         try:
@@ -73,13 +76,39 @@ async def retention_forever(runtime: Runtime) -> None:
         except DatabaseUnavailable:
             pass
         else:
-            runtime.metrics.retention_seconds.observe(run.seconds)
-            for table, count in run.deleted.items():
-                runtime.metrics.retention_deleted.labels(table).inc(count)
-            if any(run.deleted.values()):
-                done = ", ".join(f"{count} {table}" for table, count in run.deleted.items() if count)
-                log.warning("retention: deleted %s in %d batches, %.1f s", done, run.batches, run.seconds)
+            report_retention(runtime.metrics, run)
         await asyncio.sleep(settings.retention_every_s)
+
+
+def report_retention(metrics: AppMetrics, run: RetentionRun) -> None:
+    """Metrics for every run; a log line only for a run that changed something."""
+    metrics.retention_seconds.observe(run.seconds)
+    for table in {*run.deleted, *run.dropped_rows}:
+        metrics.retention_deleted.labels(table).inc(run.removed(table))
+    for table, names in run.dropped.items():
+        metrics.retention_dropped_partitions.labels(table).inc(len(names))
+    if any(run.deleted.values()) or run.dropped:
+        done = ", ".join(f"{count} {table}" for table, count in run.deleted.items() if count)
+        dropped = "; ".join(
+            f"{table}: {', '.join(names)} ({run.dropped_rows.get(table, 0)} rows)"
+            for table, names in run.dropped.items()
+        )
+        log.warning(
+            "retention: deleted %s in %d batches; dropped partitions %s; %.1f s",
+            done or "nothing",
+            run.batches,
+            dropped or "none",
+            run.seconds,
+        )
+    if run.created:
+        log.info(
+            "retention: made partitions %s", "; ".join(f"{t}: {', '.join(n)}" for t, n in run.created.items())
+        )
+    if run.skipped:
+        log.warning(
+            "retention: partition changes left for the next run: %s",
+            "; ".join(f"{t}: {', '.join(n)}" for t, n in run.skipped.items()),
+        )
 
 
 def leader_work(runtime: Runtime, *, demo: bool, send: Send = apprise_send) -> Job:

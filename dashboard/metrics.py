@@ -86,7 +86,14 @@ class AppMetrics:
         )
         self.retention_deleted = Counter(
             "dashboard_retention_deleted_rows",
-            "Rows the leader's retention job deleted, by table.",
+            "Rows the leader's retention job removed, by table: deleted in batches, or dropped with "
+            "their day's partition (PostgreSQL).",
+            ["table"],
+            registry=self.registry,
+        )
+        self.retention_dropped_partitions = Counter(
+            "dashboard_retention_dropped_partitions",
+            "Day partitions the leader's retention job dropped whole, by table (PostgreSQL).",
             ["table"],
             registry=self.registry,
         )

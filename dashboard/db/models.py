@@ -200,9 +200,17 @@ class Position(Base):
 
 
 class ReconciliationLog(Base):
+    """One sync, as reported. Append-only; kept `sync_log_retention_days` (its hourly counts and its
+    incidents stay). On PostgreSQL partitioned by day on `created_at` (`dashboard.db.partitions`):
+    there the primary key is (id, created_at), as a partitioned table's keys must hold the partition
+    key; here it stays `id`, the one INTEGER PRIMARY KEY SQLite autoincrements (migration 0009;
+    tests/db/test_schema.py checks exactly that difference). The unique key holds `created_at` on
+    both for the same reason: a repeated sync id is found by (account_id, sync_id) under the
+    account's lock, and the key backs that up for the same sync sent twice (same taken_at)."""
+
     __tablename__ = "reconciliation_logs"
     __table_args__ = (
-        UniqueConstraint("account_id", "sync_id"),
+        UniqueConstraint("account_id", "sync_id", "created_at"),
         Index(None, "user_id", "created_at"),
         Index(None, "account_id", "created_at"),
         Index(None, "created_at"),
@@ -249,7 +257,6 @@ class DivergenceIncident(Base):
         Index(None, "user_id", "first_seen_at"),
         Index(None, "account_id", "resolution"),
         Index(None, "first_log_id"),
-        # The retention job keeps the logs incidents point at (first and last sighting).
         Index(None, "last_log_id"),
         Index(None, "first_seen_at"),
         Index(None, "resolution", "first_seen_at"),
@@ -268,8 +275,12 @@ class DivergenceIncident(Base):
     # What resolving it will mean (broker_wins, closed_locally, ...); `resolution` stays `open` until then.
     action: Mapped[Resolution] = mapped_column(str_enum(Resolution, "divergence_action"))
     resolution: Mapped[Resolution] = mapped_column(str_enum(Resolution, "resolution"))
-    first_log_id: Mapped[int] = mapped_column(ForeignKey("reconciliation_logs.id"))
-    last_log_id: Mapped[int] = mapped_column(ForeignKey("reconciliation_logs.id"))
+    # The sync logs of the first and last sighting. Plain ids, no foreign keys: logs are partitioned
+    # on PostgreSQL (nothing can reference their id alone) and go with their day at the retention
+    # horizon, while incidents are kept forever; an id may name a log that is gone. Nothing reads
+    # an incident through them: it carries its own times, values and counts.
+    first_log_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+    last_log_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     occurrences: Mapped[int] = mapped_column(Integer, default=1)
@@ -278,6 +289,10 @@ class DivergenceIncident(Base):
 
 
 class EquitySnapshot(Base):
+    """One account's equity at one moment (a minute apart). Append-only; kept
+    `equity_raw_retention_days` (its hourly rollup stays). On PostgreSQL partitioned by day on `ts`,
+    with primary key (id, ts) there and `id` here, as for `ReconciliationLog`."""
+
     __tablename__ = "equity_snapshots"
     # (ts): the retention job finds what is past its horizon without reading every account.
     __table_args__ = (UniqueConstraint("account_id", "ts"), Index(None, "ts"))

@@ -2,10 +2,24 @@
 
 Minute equity snapshots older than `equity_raw_retention_days` go (their hourly rollups stay for
 the life of the account, and every curve that reaches back that far reads the rollups); sync logs
-older than `sync_log_retention_days` go (their hourly counts stay, and so do the logs incidents
-point at: incidents are kept forever); alerts older than `alert_retention_days` go with their
-deliveries and attempts. Deleted in small batches with a pause between them, each its own short
-transaction, so ingestion never waits behind a long lock; idempotent and
+older than `sync_log_retention_days` go (their hourly counts stay); alerts older than
+`alert_retention_days` go with their deliveries and attempts.
+
+On PostgreSQL the equity snapshots and sync logs are partitioned by day (`dashboard.db.partitions`):
+each run first drops the partitions wholly past the horizon (no row-by-row delete, no dead tuples),
+makes the partitions of today and the days ahead (and moves rows the DEFAULT partition holds for
+the kept days into theirs), then deletes the rest in batches: the expired part of the day the
+horizon cuts through, and expired rows in the DEFAULT partition. SQLite has plain tables: batches
+only. The batched deletes name the time range as well as the ids, so on PostgreSQL they touch only
+the partitions that can hold such rows.
+
+Incidents are kept forever, their logs are not: a log an incident points at (`first_log_id`,
+`last_log_id`) goes at the horizon like any other, on both backends (on PostgreSQL it goes with its
+day's partition, and SQLite does the same so that both behave alike). An incident carries its own
+times, values and counts, and nothing reads it through its logs.
+
+Deleted in small batches with a pause between them, each its own short transaction, and partition
+changes under a short lock timeout, so ingestion never waits behind a long lock; idempotent and
 restartable (a run that stops half-way leaves only less to do). No cached read changes: nothing
 reads what is deleted (curves past the horizon read rollups), so nothing is invalidated.
 """
@@ -23,10 +37,10 @@ from dashboard.db.models import (
     Alert,
     AlertAttempt,
     AlertDelivery,
-    DivergenceIncident,
     EquitySnapshot,
     ReconciliationLog,
 )
+from dashboard.db.partitions import drop_partitions_before, ensure_partitions, utc_day
 from dashboard.db.session import Database
 
 #: Rows per delete (one short transaction each), and a pause between batches so ingestion keeps
@@ -38,16 +52,51 @@ PAUSE_S = 0.02
 
 @dataclass
 class RetentionRun:
+    #: Rows deleted in batches, by table.
     deleted: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     batches: int = 0
+    #: PostgreSQL only: partitions dropped whole, and how many rows they held, by table.
+    dropped: dict[str, list[str]] = field(default_factory=dict)
+    dropped_rows: dict[str, int] = field(default_factory=dict)
+    #: PostgreSQL only: partitions made (today, days ahead, days rescued from the DEFAULT).
+    created: dict[str, list[str]] = field(default_factory=dict)
+    #: PostgreSQL only: partition changes left for the next run (a lock not granted in time).
+    skipped: dict[str, list[str]] = field(default_factory=dict)
+
+    def removed(self, table: str) -> int:
+        """Rows gone from `table`, deleted or dropped with their partition."""
+        return self.deleted.get(table, 0) + self.dropped_rows.get(table, 0)
+
+
+async def maintain_partitions(
+    db: Database, table: str, now: datetime, horizon: datetime | None, run: RetentionRun
+) -> None:
+    """Drop `table`'s partitions wholly older than `horizon`, then make today's and the days ahead
+    (rescuing kept rows from the DEFAULT partition). Nothing on SQLite or an unpartitioned table."""
+    if db.dialect != "postgresql":
+        return
+    if horizon is not None:
+        dropped = await drop_partitions_before(db, table, horizon)
+        if dropped.dropped:
+            run.dropped[table] = dropped.dropped
+            run.dropped_rows[table] = dropped.dropped_rows
+        if dropped.skipped:
+            run.skipped.setdefault(table, []).extend(dropped.skipped)
+    made = await ensure_partitions(db, table, utc_day(now), rescue_since=horizon)
+    if made.created:
+        run.created[table] = made.created
+    if made.skipped:
+        run.skipped.setdefault(table, []).extend(made.skipped)
 
 
 async def prune_raw_equity(db: Database, cutoff: datetime, run: RetentionRun, batch: int = BATCH) -> None:
     while True:
         async with db.session() as session:
             ids = select(EquitySnapshot.id).where(EquitySnapshot.ts < cutoff).limit(batch).scalar_subquery()
-            result = await session.execute(delete(EquitySnapshot).where(EquitySnapshot.id.in_(ids)))
+            result = await session.execute(
+                delete(EquitySnapshot).where(EquitySnapshot.ts < cutoff, EquitySnapshot.id.in_(ids))
+            )
         count = int(getattr(result, "rowcount", 0) or 0)
         run.batches += 1
         run.deleted["equity_snapshots"] = run.deleted.get("equity_snapshots", 0) + count
@@ -57,18 +106,21 @@ async def prune_raw_equity(db: Database, cutoff: datetime, run: RetentionRun, ba
 
 
 async def prune_sync_logs(db: Database, cutoff: datetime, run: RetentionRun, batch: int = BATCH) -> None:
-    """Sync logs past the horizon, except those an incident points at (its first and last
-    sighting: incidents are kept forever, with their evidence). Their hourly counts stay."""
-    referenced = select(DivergenceIncident.first_log_id).union(select(DivergenceIncident.last_log_id))
+    """Sync logs past the horizon, those incidents point at included (see the module docstring).
+    Their hourly counts stay."""
     while True:
         async with db.session() as session:
             ids = (
                 select(ReconciliationLog.id)
-                .where(ReconciliationLog.created_at < cutoff, ReconciliationLog.id.not_in(referenced))
+                .where(ReconciliationLog.created_at < cutoff)
                 .limit(batch)
                 .scalar_subquery()
             )
-            result = await session.execute(delete(ReconciliationLog).where(ReconciliationLog.id.in_(ids)))
+            result = await session.execute(
+                delete(ReconciliationLog).where(
+                    ReconciliationLog.created_at < cutoff, ReconciliationLog.id.in_(ids)
+                )
+            )
         count = int(getattr(result, "rowcount", 0) or 0)
         run.batches += 1
         run.deleted["reconciliation_logs"] = run.deleted.get("reconciliation_logs", 0) + count
@@ -115,9 +167,13 @@ async def run_retention(
     moment = now or datetime.now(UTC)
     run = RetentionRun()
     started = time.perf_counter()
-    await prune_raw_equity(db, moment - raw_equity_kept, run)
-    if sync_logs_kept is not None:
-        await prune_sync_logs(db, moment - sync_logs_kept, run)
+    equity_cutoff = moment - raw_equity_kept
+    logs_cutoff = moment - sync_logs_kept if sync_logs_kept is not None else None
+    await maintain_partitions(db, "equity_snapshots", moment, equity_cutoff, run)
+    await maintain_partitions(db, "reconciliation_logs", moment, logs_cutoff, run)
+    await prune_raw_equity(db, equity_cutoff, run)
+    if logs_cutoff is not None:
+        await prune_sync_logs(db, logs_cutoff, run)
     await prune_alerts(db, moment - alerts_kept, run)
     run.seconds = time.perf_counter() - started
     return run
