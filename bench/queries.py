@@ -2,6 +2,11 @@
 
 Prints figures; asserts nothing. Usage:
     .venv/bin/python bench/queries.py [--iterations 200] [--accounts 100] [--days 30] [--skip-large]
+        [--year | --only-year]
+
+`--year` adds the year set (`bench/year_data.py`): a year of one-minute equity per account (about
+52.6 M rows at 100 accounts) loaded with COPY, then the size per account-year and the retention
+job's run time.
 
 The large data set (~8.6 M reconciliation logs at 30-s cadence) is generated with set-based SQL in
 this script only: it is benchmark fixture data, not application behaviour.
@@ -24,11 +29,13 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import PG, drop_pg, recreate_pg
+from bench.year_data import load_year_of_equity, year_history_sql
 from dashboard.db.migrate import upgrade
 from dashboard.db.session import Database
 from dashboard.demo.seed import seed_demo
 from dashboard.domain.enums import Role
 from dashboard.services.queries import accounts, guards, positions, reconciliation
+from dashboard.services.retention import run_retention
 from dashboard.services.viewer import Viewer
 
 Read = Callable[[], Awaitable[Any]]
@@ -49,8 +56,16 @@ async def viewers(db: Database) -> tuple[Viewer, Viewer, int, int]:
 
         trader = (await session.execute(select(User).where(User.email == "trader1@demo.local"))).scalar_one()
         risk = (await session.execute(select(User).where(User.role == Role.RISK))).scalars().first()
+        # A bench account when there is one (the 30-day and year sets give them the history), else
+        # the trader's first demo account.
         account_id = (
-            (await session.execute(select(TradingAccount.id).where(TradingAccount.user_id == trader.id)))
+            (
+                await session.execute(
+                    select(TradingAccount.id)
+                    .where(TradingAccount.user_id == trader.id)
+                    .order_by((TradingAccount.broker_server == "Bench-Server").desc(), TradingAccount.id)
+                )
+            )
             .scalars()
             .first()
         )
@@ -151,6 +166,10 @@ SELECT l.user_id, l.account_id, 500000 + l.id, 'EURUSD', 'volume_mismatch', 'war
     'broker_wins', 'broker_wins', l.id, l.id, l.created_at, l.created_at, 1,
     l.created_at + interval '30 seconds'
 FROM reconciliation_logs l WHERE l.status = 'divergent' AND l.sync_id IS NULL;
+{equity}
+"""
+
+EQUITY_SQL = """
 -- 30 days of 5-minute equity for the extra accounts.
 INSERT INTO equity_snapshots (account_id, ts, balance, equity, margin, free_margin, hwm, drawdown_pct)
 SELECT a.id, date_trunc('hour', now()) - g * interval '5 minutes', 10000, 10000 - (g % 300), 0,
@@ -183,6 +202,9 @@ FROM trading_accounts a CROSS JOIN generate_series(
     floor(extract(epoch FROM now()) / 3600)::bigint - {rollup_days} * 24,
     floor(extract(epoch FROM now()) / 3600)::bigint - {days} * 24 - 2) h
 ON CONFLICT DO NOTHING;
+"""
+
+TAIL_SQL = """
 -- 5 open and 50 closed positions per extra account.
 INSERT INTO positions (account_id, user_id, broker_ticket, broker_position_id, symbol, side, volume,
     price_open, price_current, swap, commission, profit, status, opened_at, closed_at, close_price,
@@ -208,44 +230,110 @@ WHERE c.account_id = s.account_id;
 """
 
 
-async def grow(db: Database, accounts_total: int, days: int, rollup_days: int) -> dict[str, int]:
-    sql = LARGE_SQL.format(
-        extra=accounts_total - 10, syncs=days * 2880, snapshots=days * 288, days=days, rollup_days=rollup_days
-    )
-    conn = await asyncpg.connect(database=db.engine.url.database, **PG)
+HISTORY_TABLES = (
+    "trading_accounts",
+    "reconciliation_logs",
+    "reconciliation_divergences",
+    "reconciliation_hourly",
+    "equity_snapshots",
+    "equity_hourly",
+    "positions",
+)
+
+
+def dsn(db: Database) -> dict[str, object]:
+    return {"database": db.engine.url.database, **PG}
+
+
+async def run_sql(db: Database, sql: str) -> None:
+    conn = await asyncpg.connect(**dsn(db))  # type: ignore[arg-type]
     try:
         for statement in sql.split(";\n"):
             body = "\n".join(line for line in statement.splitlines() if not line.startswith("--")).strip()
             if body:
                 await conn.execute(body)
-        await conn.execute("VACUUM ANALYZE")
-        counts = {}
-        for table in (
-            "trading_accounts",
-            "reconciliation_logs",
-            "reconciliation_divergences",
-            "equity_snapshots",
-            "equity_hourly",
-            "positions",
-        ):
-            counts[table] = await conn.fetchval(f"SELECT count(*) FROM {table}")
     finally:
         await conn.close()
-    return counts
 
 
-def table(small: dict[str, tuple[float, float]], large: dict[str, tuple[float, float]] | None) -> str:
-    head = "| read | demo p50 ms | demo p95 ms |"
-    rule = "|---|---:|---:|"
-    if large:
-        head += " large p50 ms | large p95 ms | growth p50 |"
-        rule += "---:|---:|---:|"
+async def counts_of(db: Database) -> dict[str, int]:
+    conn = await asyncpg.connect(**dsn(db))  # type: ignore[arg-type]
+    try:
+        await conn.execute("VACUUM ANALYZE")
+        return {table: await conn.fetchval(f"SELECT count(*) FROM {table}") for table in HISTORY_TABLES}
+    finally:
+        await conn.close()
+
+
+async def grow(
+    db: Database, accounts_total: int, days: int, rollup_days: int, *, equity: bool = True
+) -> dict[str, int]:
+    """The 30-day data set: `accounts_total` accounts with `days` of 30-s syncs; with `equity`,
+    5-minute equity for those days and hourly rollups back to `rollup_days`."""
+    parts = dict(extra=accounts_total - 10, syncs=days * 2880, snapshots=days * 288, days=days)
+    equity_sql = EQUITY_SQL.format(**parts, rollup_days=rollup_days) if equity else ""
+    await run_sql(db, LARGE_SQL.format(**parts, equity=equity_sql) + TAIL_SQL)
+    return await counts_of(db)
+
+
+async def history_size(db: Database) -> int:
+    """Bytes of the history tables with their indexes (partitions included)."""
+    conn = await asyncpg.connect(**dsn(db))  # type: ignore[arg-type]
+    try:
+        total = 0
+        for table in HISTORY_TABLES[1:6]:
+            total += await conn.fetchval(
+                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
+                " WHERE c.oid = $1::regclass OR c.oid IN"
+                " (SELECT inhrelid FROM pg_inherits WHERE inhparent = $1::regclass)",
+                table,
+            )
+        return int(total)
+    finally:
+        await conn.close()
+
+
+async def build_year(
+    db: Database, accounts_total: int, days: int, year_days: int
+) -> tuple[dict[str, int], str]:
+    """The year data set: the 30-day one without its 5-minute equity, a year of one-minute equity
+    per account by COPY (`bench/year_data.py`), and a year of incidents and hourly counts."""
+    t0 = time.perf_counter()
+    await grow(db, accounts_total, days, year_days, equity=False)
+    grown = time.perf_counter() - t0
+    async with db.read_session() as session:
+        from sqlalchemy import select
+
+        from dashboard.db.models import TradingAccount
+
+        # Every account, the demo's ten too (their seeded minutes are replaced by the year).
+        account_ids = list((await session.execute(select(TradingAccount.id))).scalars())
+    build = await load_year_of_equity(db, dsn(db), account_ids, year_days, datetime.now(UTC))
+    t1 = time.perf_counter()
+    await run_sql(db, year_history_sql(days, year_days))
+    history = time.perf_counter() - t1
+    counts = await counts_of(db)
+    note = (
+        f"syncs and accounts {grown:.0f} s; {build.snapshots:,} snapshots and {build.rollups:,} rollups by"
+        f" COPY {build.seconds:.0f} s; incidents and hourly counts {history:.0f} s;"
+        f" all {time.perf_counter() - t0:.0f} s"
+    )
+    return counts, note
+
+
+def table(sizes: dict[str, dict[str, tuple[float, float]]]) -> str:
+    """One row per read: p50/p95 at each size, and the growth of p50 from the first size."""
+    names = list(sizes)
+    head = "| read |" + "".join(f" {n} p50 ms | {n} p95 ms |" for n in names)
+    rule = "|---|" + "---:|---:|" * len(names)
+    if len(names) > 1:
+        head += "".join(f" growth {n} |" for n in names[1:])
+        rule += "---:|" * (len(names) - 1)
     lines = [head, rule]
-    for name, (p50, p95) in small.items():
-        row = f"| {name} | {p50:.2f} | {p95:.2f} |"
-        if large:
-            l50, l95 = large[name]
-            row += f" {l50:.2f} | {l95:.2f} | {l50 / p50:.2f}x |"
+    first = sizes[names[0]]
+    for read, (p50, _) in first.items():
+        row = f"| {read} |" + "".join(f" {sizes[n][read][0]:.2f} | {sizes[n][read][1]:.2f} |" for n in names)
+        row += "".join(f" {sizes[n][read][0] / p50:.2f}x |" for n in names[1:])
         lines.append(row)
     return "\n".join(lines)
 
@@ -261,32 +349,72 @@ async def main() -> None:
         "--rollup-days", type=int, default=365, help="hourly equity rollups reach back this far (a year)"
     )
     parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument(
+        "--year",
+        action="store_true",
+        help="also the year set: a year of 1-min equity per account by COPY, rollups, raw syncs for --days",
+    )
+    parser.add_argument("--only-year", action="store_true", help="the year set alone")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
     args = parser.parse_args()
 
-    db = await recreate("tb_bench_small")
-    t0 = time.perf_counter()
-    report = await seed_demo(db, seed=7)
-    seed_s = time.perf_counter() - t0
-    print(f"seed (demo fleet) on PostgreSQL: {seed_s:.1f} s  [{report.summary()}]", flush=True)
-    small = await measure_all(db, args.iterations)
-    await db.dispose()
+    results: dict[str, dict[str, tuple[float, float]]] = {}
+    made: list[str] = []
+    if not args.only_year:
+        db = await recreate("tb_bench_small")
+        made.append("tb_bench_small")
+        t0 = time.perf_counter()
+        report = await seed_demo(db, seed=7)
+        seed_s = time.perf_counter() - t0
+        print(f"seed (demo fleet) on PostgreSQL: {seed_s:.1f} s  [{report.summary()}]", flush=True)
+        results["demo"] = await measure_all(db, args.iterations)
+        await db.dispose()
 
-    large = None
-    if not args.skip_large:
+    if not args.skip_large and not args.only_year:
         db = await recreate("tb_bench_large")
+        made.append("tb_bench_large")
         await seed_demo(db, seed=7)
         t0 = time.perf_counter()
         counts = await grow(db, args.accounts, args.days, args.rollup_days)
         print(f"large data set generated in {time.perf_counter() - t0:.0f} s: {counts}", flush=True)
-        large = await measure_all(db, args.iterations)
+        results[f"{args.days}d"] = await measure_all(db, args.iterations)
         await db.dispose()
+
+    if args.year or args.only_year:
+        db = await recreate("tb_bench_year")
+        made.append("tb_bench_year")
+        await seed_demo(db, seed=7)
+        counts, note = await build_year(db, args.accounts, args.days, args.rollup_days)
+        print(f"year data set: {note}: {counts}", flush=True)
+        results["year"] = await measure_all(db, args.iterations)
+        await report_retention(db, args.accounts, args.days)
+        await db.dispose()
+
     print()
-    print(table(small, large))
+    print(table(results))
     if not args.keep:
-        await drop_pg("tb_bench_small")
-        if not args.skip_large:
-            await drop_pg("tb_bench_large")
+        for name in made:
+            await drop_pg(name)
+
+
+async def report_retention(db: Database, accounts_total: int, days: int) -> None:
+    """Size per account-year with every minute kept, the retention job's run, and the size after."""
+    before = await history_size(db)
+    run = await run_retention(
+        db,
+        raw_equity_kept=timedelta(days=days),
+        alerts_kept=timedelta(days=180),
+        sync_logs_kept=timedelta(days=days),
+    )
+    after = await history_size(db)
+    dropped = {table: len(names) for table, names in run.dropped.items()}
+    print(
+        f"history per account-year: {before / accounts_total / 2**20:.0f} MB with every minute kept,"
+        f" {after / accounts_total / 2**20:.0f} MB after retention ({days} days raw, rollups for ever);"
+        f" retention run {run.seconds:.1f} s: partitions dropped {dropped},"
+        f" rows in dropped partitions {run.dropped_rows}, rows deleted {run.deleted}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
