@@ -33,6 +33,7 @@ from dashboard.db.partitions import (
     PARTITION_KEYS,
     day_start,
     default_partition_name,
+    detached_leftovers,
     drop_partitions_before,
     ensure_partitions,
     is_partitioned,
@@ -53,6 +54,7 @@ from dashboard.domain.enums import (
     SyncStatus,
 )
 from dashboard.metrics import AppMetrics
+from dashboard.services.ingestion.equity import record_equity
 from dashboard.services.retention import RetentionRun, run_retention
 from tests.conftest import PG_ADMIN_DB, PG_HOST, PG_PORT, PG_USER, pg_url
 from tests.factories import make_account, make_user
@@ -401,3 +403,56 @@ def test_a_run_reports_dropped_partitions_and_their_rows() -> None:
     assert 'dashboard_retention_dropped_partitions_total{table="equity_snapshots"} 2.0' in exposed
     assert 'dashboard_retention_deleted_rows_total{table="equity_snapshots"} 105.0' in exposed
     assert 'dashboard_retention_deleted_rows_total{table="alerts"} 1.0' in exposed
+
+
+async def test_a_drop_under_a_steady_ingest_that_holds_the_account_lock_goes_through(
+    pg_database: Database,
+) -> None:
+    """An ingest locks its account, then writes equity (with generic plans, which lock every
+    partition). A DROP of a partition whose foreign key points at `trading_accounts` needs that
+    table too: in the DETACH's transaction the two waited on each other until `lock_timeout`, so
+    under a steady ingest nearly every drop gave up (this test failed so)."""
+    db, table = pg_database, "equity_snapshots"
+    old = await add_rows(db, table, [day(-10, 1)])
+    await ensure_partitions(db, table, TODAY, rescue_since=day(-10, 0))
+    account_id, _ = await owner(db)
+    stop, warmed = asyncio.Event(), asyncio.Event()
+    written = 0
+
+    async def ingest() -> None:  # the real write path: account lock, snapshot, rollup, risk state
+        nonlocal written
+        while not stop.is_set():
+            at = day(0, 0) + timedelta(seconds=written)
+            await record_equity(
+                db, {"account_id": account_id, "ts": at, "balance": "10000.00", "equity": "9990.00"}
+            )
+            written += 1
+            if written == 50:  # past PostgreSQL's switch to generic plans, which lock every partition
+                warmed.set()
+
+    writer = asyncio.create_task(ingest())
+    await asyncio.wait_for(warmed.wait(), timeout=30)
+    try:
+        done = await asyncio.wait_for(drop_partitions_before(db, table, day(-5)), timeout=10)
+    finally:
+        stop.set()
+        await writer
+    gone = partition_name(table, TODAY + timedelta(days=-10))
+    assert done.dropped == [gone] and done.skipped == [] and done.dropped_rows == 1
+    assert gone not in {p.name for p in await list_partitions(db, table)}
+    assert await detached_leftovers(db, table) == []
+    assert not set(old) & set(await where_rows_are(db, table)) and written > 5
+
+
+async def test_a_partition_detached_but_not_dropped_is_dropped_by_the_next_run(pg_database: Database) -> None:
+    db, table = pg_database, "reconciliation_logs"
+    await add_rows(db, table, [day(-9, 3)])
+    await ensure_partitions(db, table, TODAY, rescue_since=day(-9, 0))
+    name = partition_name(table, TODAY + timedelta(days=-9))
+    async with db.session() as s:  # as a run whose DROP never got its lock leaves it
+        await s.execute(text(f'ALTER TABLE "{table}" DETACH PARTITION "{name}"'))
+    assert await detached_leftovers(db, table) == [name]
+    done = await drop_partitions_before(db, table, day(-5))
+    assert done.dropped == [] and await detached_leftovers(db, table) == []
+    async with db.read_session() as s:
+        assert (await s.execute(text("SELECT to_regclass(:n)"), {"n": name})).scalar_one() is None
