@@ -25,6 +25,7 @@ NAV = [
     ("/guards", "Risk guards", "speed", False),
     ("/alerts", "Alerts", "notifications", False),
     ("/risk", "Risk wall", "dashboard", True),
+    ("/audit", "Audit", "fact_check", True),
 ]
 
 # Shared by the frame and the login page.

@@ -42,7 +42,7 @@ from dashboard.web.guards import ASGIApp, OriginGuard, SessionGuard
 from dashboard.web.proxies import behind_proxies
 from dashboard.web.socket_route import SocketRoute
 from dashboard.web.websocket_protocol import WebSocketProtocol
-from pages import alert_ack, alerts, guards, home, login, positions, reconciliation, risk
+from pages import alert_ack, alerts, audit, guards, home, login, positions, reconciliation, risk
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def configure(settings: Settings, *, demo: bool) -> JwtSecret:
     home.register()
     login.register(demo_mode)
     alert_ack.register(demo_mode)
-    for live in (reconciliation.page, positions.page, guards.page, alerts.page, risk.page):
+    for live in (reconciliation.page, positions.page, guards.page, alerts.page, risk.page, audit.page):
         live.register(demo_mode)
     return secret
 

@@ -56,12 +56,12 @@ __all__ = ["CacheConfig", "CachedValue", "QueryCache"]
 # Shared-tier freshness per family. Every change of a user's session state (logout, disable,
 # role or password change) bumps that user's `auth` generation, so the shared copy may live for
 # minutes: a short TTL reloaded every user's state from the database every second, in every
-# process, for nothing (the largest share of the database work per cached read). Alerts: see
-# `Family.ALERTS`.
-SHARED_FAMILY_TTLS = {Family.AUTH: 600.0, Family.ALERTS: 2.0}
+# process, for nothing (the largest share of the database work per cached read). Alerts and the
+# audit trail: see `Family.ALERTS` and `Family.AUDIT`.
+SHARED_FAMILY_TTLS = {Family.AUTH: 600.0, Family.ALERTS: 2.0, Family.AUDIT: 2.0}
 # Without Redis the CLI's session changes cannot reach this process; the TTL bounds how late they
 # are seen.
-LOCAL_ONLY_FAMILY_TTLS = {Family.AUTH: 1.0, Family.ALERTS: 2.0}
+LOCAL_ONLY_FAMILY_TTLS = {Family.AUTH: 1.0, Family.ALERTS: 2.0, Family.AUDIT: 2.0}
 
 
 class PendingStore(Protocol):

@@ -42,6 +42,7 @@ from dashboard.domain.enums import (
 from dashboard.schemas.accounts import AccountList, AccountView
 from dashboard.schemas.alerts import AlertList
 from dashboard.schemas.as_of import PositionListAsOf
+from dashboard.schemas.audit import AuditPage
 from dashboard.schemas.common import EARLIEST, ReadModel
 from dashboard.schemas.guards import AccountGuardList, EquityCurve, GuardEventList, MarketGuardList
 from dashboard.schemas.positions import ClosedPositionPage, PositionList, PositionView
@@ -53,7 +54,7 @@ from dashboard.schemas.reconciliation import (
     ReconciliationStatus,
     SyncEventPage,
 )
-from dashboard.services.queries import accounts, alerts, as_of, guards, positions, reconciliation
+from dashboard.services.queries import accounts, alerts, as_of, audit, guards, positions, reconciliation
 from dashboard.services.queries.as_of import DEFAULT_LOGS_KEPT
 from dashboard.services.queries.guards import DEFAULT_RAW_KEPT
 from dashboard.services.touched import Family
@@ -141,6 +142,47 @@ class CachedQueries:
     ) -> Cached[M]:
         key = cache_key(family, scope, model, **params)
         return Cached(await self.cache.get(key, loader), model)
+
+    # audit
+
+    async def audit_trail(
+        self,
+        viewer: Viewer,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        target: str | None = None,
+        window: timedelta | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Cached[AuditPage]:
+        """`window`: the last N (resolved when loaded, so polls of "the last 24 h" share a key)."""
+
+        def load() -> Awaitable[AuditPage]:
+            since = datetime.now(UTC) - window if window is not None else None
+            return audit.audit_trail(
+                self.db,
+                viewer,
+                actor=actor,
+                action=action,
+                target=target,
+                since=since,
+                limit=limit,
+                cursor=cursor,
+            )
+
+        return await self._get(
+            Family.AUDIT,
+            viewer,
+            AuditPage,
+            load,
+            actor=actor,
+            action=action,
+            target=target,
+            window=window,
+            limit=limit,
+            cursor=cursor,
+        )
 
     # alerts
 

@@ -38,6 +38,9 @@ class Family(StrEnum):
     ALERTS = "alerts"
     #: A user's session state (role, session version, active).
     AUTH = "auth"
+    #: The audit trail. Audit rows are written beside many writes (logins among them) that name no
+    #: family of their own, so this family lives by a short TTL rather than by invalidation.
+    AUDIT = "audit"
 
 
 #: (family, scope); scope None means every scope of the family (data that belongs to nobody).

@@ -1,0 +1,58 @@
+"""`/audit` with NiceGUI's simulated user: risk and admin read the trail (their own login is on
+it), filter it on the server and export exactly the rows shown; a trader is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from typing import Any
+
+from nicegui import ui
+
+from dashboard.runtime import current_runtime
+from dashboard.services.audit import AuditAction, record
+from tests.pages.conftest import Web
+
+
+async def _rows(web: Web, until: Any) -> list[dict[str, Any]]:
+    table = web.user.find(marker="audit").elements.pop()
+    assert isinstance(table, ui.table)
+    for _ in range(100):
+        if until(table.rows):
+            return list(table.rows)
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"audit rows never as expected: {table.rows}")
+
+
+async def test_risk_reads_filters_and_exports_the_trail(web: Web) -> None:
+    await record(
+        current_runtime().database, AuditAction.LOGIN_FAILED, target="mallory@x", client_addr="10.9.9.9"
+    )
+    assert await web.login("risk") == 303
+    await web.user.open("/audit")
+    rows = await _rows(web, lambda rows: any(r["action"] == "login_failed" for r in rows))
+    own = web.world.email("risk")
+    assert any(r["action"] == "login" and r["actor"] == own for r in rows)  # this very login
+    failed = next(r for r in rows if r["action"] == "login_failed")
+    assert failed["actor"] == "–" and failed["client"] == "10.9.9.9" and failed["target"] == "mallory@x"
+
+    web.user.find(marker="audit-action").elements.pop().set_value("login_failed")
+    only = await _rows(web, lambda rows: rows and all(r["action"] == "login_failed" for r in rows))
+    assert [r["target"] for r in only] == ["mallory@x"]
+
+    web.user.find(marker="audit-export").click()
+    download = await web.user.download.next()
+    exported = list(csv.reader(io.StringIO(download.text)))
+    assert exported[0] == ["Time", "Who", "Action", "Target", "From", "Detail"]
+    assert len(exported) == 1 + len(only) and exported[1][2:5] == ["login_failed", "mallory@x", "10.9.9.9"]
+    assert exported[1][0].endswith("UTC")
+
+
+async def test_a_trader_is_refused_the_audit_page_and_does_not_see_it_in_the_menu(web: Web) -> None:
+    await web.login("a")
+    await web.user.open("/audit")
+    await web.see("forbidden")
+    await web.user.should_not_see(marker="audit")
+    await web.user.open("/positions")
+    await web.user.should_not_see("Audit")
