@@ -21,7 +21,7 @@ from nicegui import ui
 from components.accounts import AccountLabel, label_of, labels_of
 from components.cards import heading, set_rows, set_text, utc
 from components.live import LivePage, LivePanel
-from dashboard.cache.queries import Cached
+from dashboard.cache.base_queries import Cached
 from dashboard.demo.alerts import read_demo_log
 from dashboard.domain.enums import AlertKind, AlertState, DeliveryStatus, Level
 from dashboard.schemas.accounts import AccountList

@@ -14,7 +14,7 @@ from components.cards import PHONE_GRID, set_rows, utc, utc_on_hover
 from components.csv_export import to_csv
 from components.live import LivePage, LivePanel
 from components.pager import KeysetPager
-from dashboard.cache.queries import Cached
+from dashboard.cache.base_queries import Cached
 from dashboard.schemas.audit import AuditPage
 from dashboard.services.audit import AuditAction
 

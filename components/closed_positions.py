@@ -16,7 +16,7 @@ from components.cards import PHONE_GRID, heading, hover, set_rows, utc, utc_on_h
 from components.live import LivePage, LivePanel
 from components.pager import KeysetPager
 from components.positions import PNL_SLOT, number
-from dashboard.cache.queries import Cached
+from dashboard.cache.base_queries import Cached
 from dashboard.schemas.accounts import AccountList
 from dashboard.schemas.positions import ClosedPositionPage, PositionView
 

@@ -12,6 +12,7 @@ from nicegui import app, ui
 
 from components.cards import heading
 from components.live import REFRESH_CHOICES, LivePage
+from dashboard.domain.enums import Role
 
 PRODUCT = "TeleBot Live Dashboard"
 # Quasar's primary (filled toggles, outline and flat buttons, focused fields): NiceGUI's default
@@ -19,13 +20,14 @@ PRODUCT = "TeleBot Live Dashboard"
 PRIMARY = "#1d4ed8"
 
 # (path, label, icon, only for those who see every account)
-NAV = [
+NAV: list[tuple[str, str, str, bool | str]] = [
     ("/reconciliation", "Reconciliation", "sync_alt", False),
     ("/positions", "Positions", "list_alt", False),
     ("/guards", "Risk guards", "speed", False),
     ("/alerts", "Alerts", "notifications", False),
     ("/risk", "Risk wall", "dashboard", True),
     ("/audit", "Audit", "fact_check", True),
+    ("/admin", "Admin", "manage_accounts", "admin"),
 ]
 
 # Shared by the frame and the login page.
@@ -62,13 +64,20 @@ def theme() -> None:
     ui.add_css(THEME_CSS)
 
 
+def may_open(role: Role, who: bool | str) -> bool:
+    """A menu entry's audience: everybody (False), risk and admin (True) or admins ("admin")."""
+    if who == "admin":
+        return role is Role.ADMIN
+    return not who or role.sees_all
+
+
 @contextmanager
 def frame(title: str, live: LivePage, *, demo: bool) -> Iterator[None]:
     ui.page_title(f"{title} · {PRODUCT}")
     theme()
     principal = live.principal
     dark = ui.dark_mode(remembered_dark(principal.user_id))
-    links = [(path, label, icon) for path, label, icon, wide in NAV if not wide or principal.role.sees_all]
+    links = [(path, label, icon) for path, label, icon, who in NAV if may_open(principal.role, who)]
     with ui.left_drawer(value=False).classes("bg-slate-100 dark:bg-slate-800 md:hidden") as drawer:
         nav_links(links, live.path, DRAWER_LINK, label="Menu").classes("column gap-1").mark("nav-menu")
     with ui.header().classes(

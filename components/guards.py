@@ -20,7 +20,7 @@ from components.cards import heading, set_rows, utc, utc_on_hover
 from components.gauge import Gauge
 from components.live import LivePage, LivePanel
 from components.pager import KeysetPager
-from dashboard.cache.queries import Cached
+from dashboard.cache.base_queries import Cached
 from dashboard.domain.daily_loss import daily_loss_bands
 from dashboard.domain.enums import GuardType, Level
 from dashboard.schemas.guards import (

@@ -42,7 +42,7 @@ from nicegui.dependencies import JsComponent
 from nicegui.outbox import Outbox
 
 from dashboard.auth.sessions import Principal
-from dashboard.cache.queries import Cached
+from dashboard.cache.base_queries import Cached
 from dashboard.db.outage import DatabaseUnavailable
 from dashboard.runtime import Runtime, current_runtime
 from dashboard.services.errors import Unauthenticated

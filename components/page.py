@@ -21,6 +21,7 @@ from nicegui import ui
 from components.frame import frame
 from components.live import LivePage
 from components.time_control import TimeControl
+from dashboard.domain.enums import Role
 
 Build = Callable[[LivePage, Mapping[str, str]], Awaitable[None]]
 
@@ -32,6 +33,7 @@ class LivePageSpec:
     build: Build
     wide_only: bool = False
     as_of: bool = False
+    admin_only: bool = False
 
     def register(self, demo: bool) -> None:
         spec = self
@@ -40,24 +42,25 @@ class LivePageSpec:
         async def page(request: Request) -> None:
             live = LivePage.for_request(request, spec.path)
             with frame(spec.title, live, demo=demo):
-                if spec.wide_only and not live.principal.role.sees_all:
-                    ui.label(f"The {spec.title.lower()} is for risk and admin users.").classes(
-                        "text-lg"
-                    ).mark("forbidden")
+                role = live.principal.role
+                if (spec.wide_only and not role.sees_all) or (spec.admin_only and role is not Role.ADMIN):
+                    who = "admin users" if spec.admin_only else "risk and admin users"
+                    ui.label(f"The {spec.title.lower()} is for {who}.").classes("text-lg").mark("forbidden")
                     return
                 if spec.as_of:
                     TimeControl(live, request.query_params)
-                await spec.build(live, request.query_params)
+                # A path's own parameters (`/accounts/{account_id}`) with the query's.
+                await spec.build(live, {**request.query_params, **request.path_params})
             live.start()
 
 
 def live_page(
-    path: str, title: str, *, wide_only: bool = False, as_of: bool = False
+    path: str, title: str, *, wide_only: bool = False, as_of: bool = False, admin_only: bool = False
 ) -> Callable[[Build], LivePageSpec]:
-    """Declare a live page; `wide_only` pages are for the roles that see every account; `as_of`
-    pages can also show a past moment (the time control)."""
+    """Declare a live page; `wide_only` pages are for the roles that see every account,
+    `admin_only` ones for admins; `as_of` pages can also show a past moment (the time control)."""
 
     def declare(build: Build) -> LivePageSpec:
-        return LivePageSpec(path, title, build, wide_only, as_of)
+        return LivePageSpec(path, title, build, wide_only, as_of, admin_only)
 
     return declare

@@ -17,7 +17,7 @@ from components.accounts import AccountLabel, label_of, labels_of
 from components.cards import MUTED, PHONE_GRID, hover, set_rows, set_text, utc, utc_on_hover
 from components.csv_export import to_csv
 from components.live import LivePage, LivePanel
-from dashboard.cache.queries import Cached
+from dashboard.cache.base_queries import Cached
 from dashboard.schemas.accounts import AccountList
 from dashboard.schemas.positions import PositionList, PositionView
 from dashboard.services.errors import NotFound

@@ -15,7 +15,7 @@ from components.accounts import label_of, labels_of
 from components.cards import MUTED, heading, hover, set_rows, set_text, utc
 from components.live import LivePage, LivePanel
 from components.positions import number
-from dashboard.cache.queries import Cached
+from dashboard.cache.base_queries import Cached
 from dashboard.schemas.accounts import AccountList
 from dashboard.schemas.as_of import PositionListAsOf
 

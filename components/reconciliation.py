@@ -17,7 +17,7 @@ from components.cards import MUTED, PHONE_GRID, card, heading, hover, set_rows, 
 from components.live import LivePage, LivePanel
 from components.timeline import DivergenceTimelineChart
 from components.timeline_counts import DivergenceCountsChart
-from dashboard.cache.queries import Cached
+from dashboard.cache.base_queries import Cached
 from dashboard.schemas.accounts import AccountList
 from dashboard.schemas.common import EARLIEST, ReadModel
 from dashboard.schemas.reconciliation import (

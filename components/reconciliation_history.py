@@ -16,7 +16,7 @@ from components.accounts import AccountLabel, label_of, labels_of
 from components.cards import PHONE_GRID, heading, hover, set_rows, utc, utc_on_hover
 from components.live import LivePage, LivePanel
 from components.pager import KeysetPager
-from dashboard.cache.queries import Cached
+from dashboard.cache.base_queries import Cached
 from dashboard.domain.enums import Resolution, Severity, SyncStatus
 from dashboard.schemas.accounts import AccountList
 from dashboard.schemas.reconciliation import IncidentPage, SyncEventPage

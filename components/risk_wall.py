@@ -10,7 +10,7 @@ from nicegui import ui
 from components.as_of_url import url_with
 from components.gauge import Gauge
 from components.live import LivePage, LivePanel
-from dashboard.cache.queries import Cached
+from dashboard.cache.base_queries import Cached
 from dashboard.schemas.guards import AccountGuardList, AccountGuardState
 
 LEVEL_FILTERS = {"all": "All", "warning": "Warning+", "critical": "Critical"}

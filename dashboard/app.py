@@ -42,7 +42,19 @@ from dashboard.web.guards import ASGIApp, OriginGuard, SessionGuard
 from dashboard.web.proxies import behind_proxies
 from dashboard.web.socket_route import SocketRoute
 from dashboard.web.websocket_protocol import WebSocketProtocol
-from pages import alert_ack, alerts, audit, guards, home, login, positions, reconciliation, risk
+from pages import (
+    account,
+    admin,
+    alert_ack,
+    alerts,
+    audit,
+    guards,
+    home,
+    login,
+    positions,
+    reconciliation,
+    risk,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +111,8 @@ def configure(settings: Settings, *, demo: bool) -> JwtSecret:
     home.register()
     login.register(demo_mode)
     alert_ack.register(demo_mode)
-    for live in (reconciliation.page, positions.page, guards.page, alerts.page, risk.page, audit.page):
+    pages = (reconciliation, positions, guards, alerts, risk, audit, account, admin)
+    for live in (module.page for module in pages):
         live.register(demo_mode)
     return secret
 

@@ -12,7 +12,18 @@ from fastapi import APIRouter, FastAPI, Request
 
 from dashboard.api.body_limits import BodyLimit
 from dashboard.api.errors import register_error_handlers
-from dashboard.api.routes import alerts, auth, health, ingest, metrics, reads
+from dashboard.api.routes import (
+    admin,
+    alerts,
+    auth,
+    health,
+    incidents,
+    ingest,
+    limits,
+    metrics,
+    objectives,
+    reads,
+)
 from dashboard.services.errors import NotFound
 
 API_PREFIX = "/api/v1"
@@ -27,10 +38,15 @@ outage is `503` with `Retry-After`; bodies above the route's limit are `413`."""
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
+    # Incident work items first: `/reconciliation/incidents/{id}` must not be taken by a read.
+    router.include_router(incidents.router)
     router.include_router(reads.router)  # the hottest routes are matched first
     router.include_router(auth.router)
     router.include_router(ingest.router)
     router.include_router(alerts.router)
+    router.include_router(limits.router)
+    router.include_router(objectives.router)
+    router.include_router(admin.router)
     return router
 
 

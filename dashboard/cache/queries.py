@@ -20,13 +20,14 @@ family's TTL: the retention horizon they depend on moves with the clock.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Generic, TypeVar
 
+from dashboard.cache.base_queries import Cached
 from dashboard.cache.cache import QueryCache
-from dashboard.cache.keys import cache_key
-from dashboard.cache.local import CachedValue
+from dashboard.cache.incident_queries import IncidentWorkQueries
+from dashboard.cache.limit_queries import LimitQueries
+from dashboard.cache.objective_queries import ObjectiveQueries
+from dashboard.cache.people_queries import PeopleQueries
 from dashboard.db.session import Database
 from dashboard.domain.enums import (
     AlertKind,
@@ -43,7 +44,7 @@ from dashboard.schemas.accounts import AccountList, AccountView
 from dashboard.schemas.alerts import AlertList
 from dashboard.schemas.as_of import PositionListAsOf
 from dashboard.schemas.audit import AuditPage
-from dashboard.schemas.common import EARLIEST, ReadModel
+from dashboard.schemas.common import EARLIEST
 from dashboard.schemas.guards import AccountGuardList, EquityCurve, GuardEventList, MarketGuardList
 from dashboard.schemas.positions import ClosedPositionPage, PositionList, PositionView
 from dashboard.schemas.reconciliation import (
@@ -60,36 +61,8 @@ from dashboard.services.queries.guards import DEFAULT_RAW_KEPT
 from dashboard.services.touched import Family
 from dashboard.services.viewer import Viewer
 
-M = TypeVar("M", bound=ReadModel)
-
 #: Market data is the same for every viewer: one key for everybody.
 GLOBAL_SCOPE = "global"
-
-
-@dataclass(frozen=True, slots=True)
-class Cached(Generic[M]):
-    """A cached result: `payload` is the JSON the API sends as is, `model` what pages read."""
-
-    value: CachedValue
-    model_type: type[M]
-
-    @property
-    def payload(self) -> bytes:
-        return self.value.payload
-
-    @property
-    def model(self) -> M:
-        return self.value.model(self.model_type)
-
-    @property
-    def content(self) -> bytes:
-        """The data without the moment it was read (see `CachedValue.content`)."""
-        return self.value.content(self.model_type)
-
-    @property
-    def as_of(self) -> datetime | None:
-        as_of = getattr(self.model, "as_of", None)
-        return as_of if isinstance(as_of, datetime) else None
 
 
 def _window(
@@ -116,7 +89,7 @@ def past_moment(at: datetime) -> datetime:
     return moment.replace(microsecond=0)
 
 
-class CachedQueries:
+class CachedQueries(IncidentWorkQueries, LimitQueries, ObjectiveQueries, PeopleQueries):
     def __init__(
         self,
         db: Database,
@@ -131,17 +104,6 @@ class CachedQueries:
         self.raw_equity_kept = raw_equity_kept
         # Raw sync logs older than this are gone: the as-of reads count them from hourly rollups.
         self.sync_logs_kept = sync_logs_kept
-
-    async def _get(
-        self,
-        family: Family,
-        scope: Viewer | str,
-        model: type[M],
-        loader: Callable[[], Awaitable[M]],
-        **params: object,
-    ) -> Cached[M]:
-        key = cache_key(family, scope, model, **params)
-        return Cached(await self.cache.get(key, loader), model)
 
     # audit
 

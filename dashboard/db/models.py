@@ -151,6 +151,11 @@ class TradingAccount(Base):
     # An active account with no sync and no equity snapshot for this long is "silent" (alerted).
     silence_timeout_s: Mapped[int] = mapped_column(Integer, default=300)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Prop-challenge objectives (all NULL: not a challenge). The loss limits above are its rule.
+    prop_profit_target_pct: Mapped[Decimal | None] = mapped_column(Pct())
+    prop_min_trading_days: Mapped[int | None] = mapped_column(Integer)
+    prop_max_days: Mapped[int | None] = mapped_column(Integer)
+    prop_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Position(Base):
@@ -286,6 +291,45 @@ class DivergenceIncident(Base):
     occurrences: Mapped[int] = mapped_column(Integer, default=1)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The incident as a work item (`IncidentState` is derived: resolution, then acknowledged_at).
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assignee_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Set when a person resolved it (resolution `manual`); NULL when the sync saw it go.
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    # A person's resolution the next sync contradicted: the same divergence seen again reopens it.
+    reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IncidentComment(Base):
+    """A remark on an incident, with its author and time; kept with the incident forever."""
+
+    __tablename__ = "incident_comments"
+    __table_args__ = (Index(None, "incident_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("reconciliation_divergences.id"))
+    author_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    body: Mapped[str] = mapped_column(Text)
+
+
+class HwmReset(Base):
+    """A high-water mark set back to the equity of the moment by a person (a prop challenge moving
+    to its next phase), with the values before and the reason; drawn as a marker on the equity chart."""
+
+    __tablename__ = "hwm_resets"
+    __table_args__ = (Index(None, "account_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("trading_accounts.id"))
+    actor_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    previous_hwm: Mapped[Decimal | None] = mapped_column(Money())
+    new_hwm: Mapped[Decimal] = mapped_column(Money())
+    reason: Mapped[str] = mapped_column(String(500))
 
 
 class EquitySnapshot(Base):
@@ -558,6 +602,23 @@ class RefreshToken(Base):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ServiceToken(Base):
+    """A long-lived bridge token, by its `jti` (the token itself is shown once and never stored).
+    A revoked one is refused at once in every process (its user's session state lists it)."""
+
+    __tablename__ = "service_tokens"
+    __table_args__ = (Index(None, "user_id"),)
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(80))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class AppMeta(Base):

@@ -98,6 +98,16 @@ class Resolution(StrEnum):
     IGNORED = "ignored"
 
 
+class IncidentState(StrEnum):
+    """An incident as a work item: open until someone acknowledges it, resolved when the sync saw
+    the divergence go (automatically) or a person resolved it with a note. Derived from the stored
+    columns (`resolution`, `acknowledged_at`), never stored twice."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
 class SyncEventType(StrEnum):
     STARTUP_SYNC = "startup_sync"
     SCHEDULED_SYNC = "scheduled_sync"

@@ -32,6 +32,15 @@ class AuditAction(StrEnum):
     ALERT_RULE_ADDED = "alert_rule_added"
     ALERT_RULE_REMOVED = "alert_rule_removed"
     ALERT_ACKNOWLEDGED = "alert_acknowledged"
+    SESSIONS_ENDED = "sessions_ended"
+    SERVICE_TOKEN_REVOKED = "service_token_revoked"
+    INCIDENT_ACKNOWLEDGED = "incident_acknowledged"
+    INCIDENT_ASSIGNED = "incident_assigned"
+    INCIDENT_COMMENTED = "incident_commented"
+    INCIDENT_RESOLVED = "incident_resolved"
+    INCIDENT_REOPENED = "incident_reopened"
+    LIMITS_CHANGED = "limits_changed"
+    HWM_RESET = "hwm_reset"
 
 
 async def record(

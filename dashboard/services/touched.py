@@ -41,6 +41,8 @@ class Family(StrEnum):
     #: The audit trail. Audit rows are written beside many writes (logins among them) that name no
     #: family of their own, so this family lives by a short TTL rather than by invalidation.
     AUDIT = "audit"
+    #: Users, service tokens and sessions as the admin page lists them.
+    PEOPLE = "people"
 
 
 #: (family, scope); scope None means every scope of the family (data that belongs to nobody).
