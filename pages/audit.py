@@ -1,9 +1,11 @@
-"""`/audit` (risk and admin only): the audit trail with filters, server pages and CSV export."""
+"""`/audit` (risk and admin only): the audit trail with filters, server pages and CSV export;
+`?account=ID` opens it filtered to one account."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from components.accounts import AccountLabel, account_labels
 from components.audit import AuditPanel
 from components.live import LivePage
 from components.page import live_page
@@ -11,4 +13,7 @@ from components.page import live_page
 
 @live_page("/audit", "Audit trail", wide_only=True)
 async def page(live: LivePage, params: Mapping[str, str]) -> None:
-    AuditPanel(live)
+    none: dict[int, AccountLabel] = {}
+    labels = await live.initial(lambda: account_labels(live), none)
+    account = params.get("account", "")
+    AuditPanel(live, labels, int(account) if account.isdigit() else None)

@@ -578,11 +578,16 @@ class AuditLog(Base):
         # Login throttling counts recent failures per account and per client address.
         Index(None, "action", "target", "created_at"),
         Index(None, "action", "client_addr", "created_at"),
+        # The audit page's account filter: every change to an account or to what belongs to it.
+        Index(None, "account_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The trading account the action concerns (a limit, an HWM, an incident, a guard event), if any.
+    # No foreign key: the trail outlives what it names.
+    account_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str | None] = mapped_column(String(128))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -14,6 +14,8 @@ class AuditEntry(ReadModel):
     #: Who did it (None for the system or an anonymous attempt, such as a failed login).
     actor_user_id: int | None
     actor_email: str | None
+    #: The trading account concerned, if any.
+    account_id: int | None = None
     action: str
     target: str | None
     client_addr: str | None

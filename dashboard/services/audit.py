@@ -12,6 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dashboard.db.models import AuditLog
 from dashboard.db.session import Database
 
+#: The target of an action on a trading account itself (its limits, its HWM): `account:{id}`.
+ACCOUNT_TARGET = "account:"
+
 
 class AuditAction(StrEnum):
     LOGIN = "login"
@@ -66,6 +69,17 @@ async def record(
         )
 
 
+def account_of(target: str | None, detail: dict[str, Any] | None) -> int | None:
+    """The trading account an entry concerns: its target (`account:12`) or its detail's
+    `account_id`, so no caller can forget to name it for the audit page's account filter."""
+    if target is not None and target.startswith(ACCOUNT_TARGET):
+        number = target.removeprefix(ACCOUNT_TARGET)
+        if number.isdigit():
+            return int(number)
+    value = (detail or {}).get("account_id")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def audit(
     session: AsyncSession,
     action: AuditAction,
@@ -80,6 +94,7 @@ def audit(
         AuditLog(
             created_at=now or datetime.now(UTC),
             actor_user_id=actor_user_id,
+            account_id=account_of(target, detail),
             action=action.value,
             target=target[:128] if target else None,
             client_addr=client_addr[:64] if client_addr else None,

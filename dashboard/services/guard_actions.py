@@ -42,7 +42,11 @@ async def acknowledge_guard_event(db: Database, viewer: Viewer, event_id: int) -
                 AuditAction.GUARD_EVENT_ACKNOWLEDGED,
                 actor_user_id=viewer.user_id,
                 target=f"guard_event:{event_id}",
-                detail={"guard_type": event.guard_type.value, "level": event.level.value},
+                detail={
+                    "guard_type": event.guard_type.value,
+                    "level": event.level.value,
+                    "account_id": event.account_id,
+                },
                 now=now,
             )
         owner = event.user_id

@@ -9,7 +9,9 @@ import io
 from typing import Any
 
 from nicegui import ui
+from sqlalchemy import select
 
+from dashboard.db.models import TradingAccount
 from dashboard.runtime import current_runtime
 from dashboard.services.audit import AuditAction, record
 from tests.pages.conftest import Web
@@ -44,8 +46,9 @@ async def test_risk_reads_filters_and_exports_the_trail(web: Web) -> None:
     web.user.find(marker="audit-export").click()
     download = await web.user.download.next()
     exported = list(csv.reader(io.StringIO(download.text)))
-    assert exported[0] == ["Time", "Who", "Action", "Target", "From", "Detail"]
-    assert len(exported) == 1 + len(only) and exported[1][2:5] == ["login_failed", "mallory@x", "10.9.9.9"]
+    assert exported[0] == ["Time", "Who", "Action", "Target", "Account", "From", "Detail"]
+    assert len(exported) == 1 + len(only)
+    assert exported[1][2:6] == ["login_failed", "mallory@x", "", "10.9.9.9"]
     assert exported[1][0].endswith("UTC")
 
 
@@ -56,3 +59,23 @@ async def test_a_trader_is_refused_the_audit_page_and_does_not_see_it_in_the_men
     await web.user.should_not_see(marker="audit")
     await web.user.open("/positions")
     await web.user.should_not_see("Audit")
+
+
+async def test_the_account_filter_and_a_link_to_one_accounts_trail(web: Web) -> None:
+    """`?account=` opens the trail on one account (the account page links it); the select narrows
+    it the same way, and every row shown names that account."""
+    db = current_runtime().database
+    async with db.read_session() as s:
+        names = {a.id: a.name for a in (await s.execute(select(TradingAccount))).scalars()}
+    first, second = sorted(names)[:2]
+    for account in (first, second):
+        await record(db, AuditAction.LIMITS_CHANGED, target=f"account:{account}", detail={"reason": "test"})
+    await web.login("risk")
+    await web.user.open(f"/audit?account={second}")
+    rows = await _rows(web, lambda rows: bool(rows))
+    assert [r["target"] for r in rows] == [f"account:{second}"]
+    assert rows[0]["account"].startswith(names[second])
+    web.user.find(marker="audit-account").elements.pop().set_value(str(first))
+    rows = await _rows(web, lambda rows: [r["target"] for r in rows] == [f"account:{first}"])
+    web.user.find(marker="audit-account").elements.pop().set_value("")
+    await _rows(web, lambda rows: {f"account:{first}", f"account:{second}"} <= {r["target"] for r in rows})

@@ -88,3 +88,27 @@ async def test_traders_are_refused(database: Database) -> None:
     w = await _trail(database)
     with pytest.raises(Forbidden):
         await audit_trail(database, w.alice)
+
+
+async def test_filters_by_the_account_an_action_concerns(database: Database) -> None:
+    """The account comes from the target (`account:12`) or the detail's `account_id` (a real guard
+    acknowledgement names it), so every change to an account is found under it and no other."""
+    from dashboard.services.guard_actions import acknowledge_guard_event
+    from tests.services import add_guard_event
+
+    w = await _trail(database)
+    async with database.session() as s:
+        event_id = (await add_guard_event(s, w.a2, T0)).id
+        audit(s, AuditAction.LIMITS_CHANGED, actor_user_id=w.risk.user_id, target=f"account:{w.a1}", now=T0)
+        audit(s, AuditAction.HWM_RESET, actor_user_id=w.risk.user_id, target=f"account:{w.b1}", now=T0)
+        audit(s, AuditAction.LOGIN, target="account:x", detail={"account_id": True}, now=T0)
+    await acknowledge_guard_event(database, w.risk, event_id)
+    on_a1 = await audit_trail(database, w.risk, account_id=w.a1)
+    assert [(e.action, e.account_id) for e in on_a1.entries] == [("limits_changed", w.a1)]
+    on_a2 = await audit_trail(database, w.risk, account_id=w.a2)
+    assert [(e.action, e.target) for e in on_a2.entries] == [
+        ("guard_event_acknowledged", f"guard_event:{event_id}")
+    ]
+    everything = await audit_trail(database, w.risk, limit=500)
+    assert {e.account_id for e in everything.entries} == {None, w.a1, w.a2, w.b1}
+    assert next(e for e in everything.entries if e.target == "account:x").account_id is None

@@ -65,7 +65,12 @@ async def acknowledge_alert(
                 AuditAction.ALERT_ACKNOWLEDGED,
                 actor_user_id=viewer.user_id,
                 target=f"alert:{alert_id}",
-                detail={"key": alert.key, "level": alert.level.value, "via": via},
+                detail={
+                    "key": alert.key,
+                    "level": alert.level.value,
+                    "via": via,
+                    "account_id": alert.account_id,
+                },
                 client_addr=client_addr,
                 now=now,
             )

@@ -4,7 +4,8 @@ at a time, for risk and admin only.
 Every write that changes the dashboard's state leaves an `audit_log` row (logins, lock-outs,
 users, tokens, acknowledgements, alert channels and rules). The trail grows for the life of the
 installation, so it is only ever read a page at a time (see `queries.cursor`), on the
-`(created_at)` index or `(actor_user_id, created_at)` when narrowed to one person.
+`(created_at)` index, `(actor_user_id, created_at)` when narrowed to one person or
+`(account_id, created_at)` to one account.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ async def audit_trail(
     actor: str | None = None,
     action: str | None = None,
     target: str | None = None,
+    account_id: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = 50,
@@ -48,7 +50,8 @@ async def audit_trail(
     now: datetime | None = None,
 ) -> AuditPage:
     """Entries in `[since, until)`, filtered by the actor's e-mail (exact, case-insensitive), the
-    action (exact) and the target (exact, e.g. `guard_event:12`, or a user's address).
+    action (exact), the target (exact, e.g. `guard_event:12`, or a user's address) and the trading
+    account concerned (its limits, HWM, incidents, guard events and alerts).
 
     `Forbidden` for traders: the trail names other people's actions and addresses."""
     as_of = resolve_now(now)
@@ -61,6 +64,7 @@ async def audit_trail(
         AuditLog.id,
         AuditLog.created_at,
         AuditLog.actor_user_id,
+        AuditLog.account_id,
         User.email.label("actor_email"),
         AuditLog.action,
         AuditLog.target,
@@ -73,6 +77,8 @@ async def audit_trail(
         stmt = stmt.where(AuditLog.action == action_text)
     if (target_text := _text(target, "target")) is not None:
         stmt = stmt.where(AuditLog.target == target_text)
+    if account_id is not None:
+        stmt = stmt.where(AuditLog.account_id == account_id)
     if since is not None:
         stmt = stmt.where(AuditLog.created_at >= require_aware(since, "since"))
     if until is not None:

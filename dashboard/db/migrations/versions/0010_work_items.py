@@ -1,6 +1,6 @@
 """incidents as work items (acknowledgement, assignee, a person's resolution and its note, reopen,
-comments), HWM resets, stored service tokens (so they can be listed and revoked) and the
-prop-challenge objectives of an account
+comments), HWM resets, stored service tokens (so they can be listed and revoked), the
+prop-challenge objectives of an account, and the account an audit entry concerns
 
 Revision ID: 0010
 Revises: 0009
@@ -54,6 +54,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("prop_min_trading_days", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("prop_max_days", sa.Integer(), nullable=True))
         batch_op.add_column(_when("prop_started_at"))
+
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("account_id", _ID, nullable=True))
+        batch_op.create_index(batch_op.f("ix_audit_log_account_id_created_at"), ["account_id", "created_at"])
 
     op.create_table(
         "incident_comments",
@@ -126,6 +130,9 @@ def downgrade() -> None:
     op.drop_table("hwm_resets")
     op.drop_index(op.f("ix_incident_comments_incident_id_created_at"), table_name="incident_comments")
     op.drop_table("incident_comments")
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_audit_log_account_id_created_at"))
+        batch_op.drop_column("account_id")
     with op.batch_alter_table("trading_accounts", schema=None) as batch_op:
         for column in ("prop_started_at", "prop_max_days", "prop_min_trading_days", "prop_profit_target_pct"):
             batch_op.drop_column(column)
