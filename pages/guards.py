@@ -1,6 +1,7 @@
-"""`/guards`: drawdown and daily-loss gauges per account, the chosen account's equity curve and
-guard events (acknowledgeable), and the market guards; or all of it as it was at `?at=` (the market
-guards excepted: quotes have no history)."""
+"""`/guards`: drawdown and daily-loss gauges per account, the prop-challenge objectives of the
+accounts that run one, the chosen account's equity curve and guard events (acknowledgeable), and
+the market guards; or all of it as it was at `?at=` (the market guards excepted: quotes have no
+history; the objectives too: they are computed for now)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Mapping
 from components.accounts import AccountLabel, account_labels
 from components.guards import AccountPanel, GaugesPanel, MarketPanel, market_not_kept
 from components.live import LivePage
+from components.objectives import ObjectivesPanel
 from components.page import live_page
 
 
@@ -23,6 +25,11 @@ async def page(live: LivePage, params: Mapping[str, str]) -> None:
     wanted = int(params["account"]) if params.get("account", "").isdigit() else 0
     known = [s.account_id for s in states if s.account_id in labels]
     GaugesPanel(live, [s for s in states if s.account_id in labels], labels)
+    if at is None:
+        challenges = await live.initial(lambda: queries.objective_accounts(viewer), None)
+        for account_id in challenges.model.account_ids if challenges is not None else []:
+            if account_id in labels:
+                ObjectivesPanel(live, account_id, f"Prop challenge · {labels[account_id].long}")
     AccountPanel(live, labels, wanted if wanted in known else (known[0] if known else 0))
     if at is None:
         MarketPanel(live)

@@ -234,6 +234,16 @@ class AccountDef(Frozen):
     day_reset_tz: Annotated[Text, AfterValidator(_time_zone)] = "UTC"
     day_reset_hour: Annotated[Int, Field(ge=0, le=23)] = 0
     force_sync_failed: Bool = False
+    # A prop challenge on the loss rule above (`dashboard.domain.prop_challenge`): its profit target,
+    # its minimum trading days and time limit, and its start, in days before the seed's "now".
+    prop_profit_target_pct: Pct | None = None
+    prop_min_trading_days: Annotated[Int, Field(ge=0)] | None = None
+    prop_max_days: Annotated[Int, Field(ge=1)] | None = None
+    prop_started_days_ago: Annotated[Int, Field(ge=0)] | None = None
+
+    @property
+    def runs_challenge(self) -> bool:
+        return self.prop_profit_target_pct is not None
 
     @property
     def is_prop(self) -> bool:
@@ -247,6 +257,12 @@ class AccountDef(Frozen):
             raise ValueError("daily_loss_limit_pct needs a daily_loss_basis")
         if self.max_loss_limit_pct is not None and self.max_loss_mode is None:
             raise ValueError("max_loss_limit_pct needs a max_loss_mode")
+        challenge = (self.prop_min_trading_days, self.prop_max_days, self.prop_started_days_ago)
+        if self.runs_challenge or any(value is not None for value in challenge):
+            if self.prop_profit_target_pct is None or self.prop_started_days_ago is None:
+                raise ValueError("a prop challenge needs prop_profit_target_pct and prop_started_days_ago")
+            if self.daily_loss_limit_pct is None or self.max_loss_limit_pct is None:
+                raise ValueError("a prop challenge needs daily_loss_limit_pct and max_loss_limit_pct")
         return self
 
 

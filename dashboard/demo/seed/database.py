@@ -280,14 +280,16 @@ async def _insert_people(
     }
     session.add_all(users.values())
     await session.flush()
-    accounts = {a.key: _account_row(a, users[a.owner].id, fleet, history_start) for a in fleet.accounts}
+    accounts = {
+        a.key: _account_row(a, users[a.owner].id, fleet, history_start, anchor) for a in fleet.accounts
+    }
     session.add_all(accounts.values())
     await session.flush()
     return users, accounts
 
 
 def _account_row(
-    a: AccountDef, user_id: int, fleet: FleetDefinition, history_start: datetime
+    a: AccountDef, user_id: int, fleet: FleetDefinition, history_start: datetime, anchor: datetime
 ) -> TradingAccount:
     return TradingAccount(
         user_id=user_id,
@@ -311,6 +313,12 @@ def _account_row(
         platform_magic=fleet.positions.platform_magic,
         status=AccountStatus.ACTIVE,
         created_at=history_start - timedelta(days=1),
+        prop_profit_target_pct=a.prop_profit_target_pct,
+        prop_min_trading_days=a.prop_min_trading_days,
+        prop_max_days=a.prop_max_days,
+        prop_started_at=(
+            anchor - timedelta(days=a.prop_started_days_ago) if a.prop_started_days_ago is not None else None
+        ),
     )
 
 
