@@ -70,10 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
     password = user_commands.add_parser("set-password", help="set a new password (prompt or stdin)")
     password.add_argument("email")
     password.set_defaults(handler=_users_set_password)
-    token = user_commands.add_parser("token", help="issue a long-lived access token for a service user")
+    token = user_commands.add_parser(
+        "token", help="issue a long-lived access token for a service user (printed once, never stored)"
+    )
     token.add_argument("email")
+    token.add_argument("--name", default="cli", help="what the token is for (default: cli)")
     token.add_argument("--days", type=int, default=90, help="lifetime in days (1-365, default 90)")
     token.set_defaults(handler=_users_token)
+    tokens = user_commands.add_parser("tokens", help="list stored service tokens (never the tokens)")
+    tokens.add_argument("email", nargs="?", default=None, help="only this service user's")
+    tokens.set_defaults(handler=_users_tokens)
+    revoke = user_commands.add_parser("revoke-token", help="revoke one service token (its other tokens stay)")
+    revoke.add_argument("jti", help="the token's id, or a unique prefix of at least 8 characters")
+    revoke.set_defaults(handler=_users_revoke_token)
     alerts = commands.add_parser("alerts", help="alert channels (URLs are read from a prompt or stdin)")
     alert_commands = alerts.add_subparsers(dest="alerts_command", required=True, metavar="WHAT")
     channels = alert_commands.add_parser("channels", help="where alerts are sent (Apprise URLs)")
@@ -322,6 +331,7 @@ def _users_set_password(args: argparse.Namespace, settings: Settings) -> None:
 def _users_token(args: argparse.Namespace, settings: Settings) -> None:
     from datetime import timedelta
 
+    from dashboard.auth.admin import UserAdmin
     from dashboard.auth.secret import resolve_jwt_secret
     from dashboard.auth.sessions import AuthService
     from dashboard.auth.tokens import TokenService
@@ -337,10 +347,33 @@ def _users_token(args: argparse.Namespace, settings: Settings) -> None:
     tokens = TokenService(secret.value, access_ttl=timedelta(days=args.days), refresh_ttl=timedelta(days=1))
 
     async def go(writer: Any) -> Any:
-        service = AuthService(writer.cache, writer, tokens, LoginPolicy())
-        return await service.service_token(args.email, timedelta(days=args.days))
+        admin = UserAdmin(writer, AuthService(writer.cache, writer, tokens, LoginPolicy()))
+        return await admin.issue_token(args.email, args.name, args.days)
 
     print(asyncio.run(_with_writer(settings, go)).token)
+
+
+def _print_token(token: Any) -> None:
+    """One stored token: id, name, user, created, expires, state (never the token itself)."""
+    when = "%Y-%m-%d %H:%M UTC"
+    state = token.state.value
+    if token.revoked_at is not None:
+        state += f" {token.revoked_at.strftime(when)}" + (
+            f" by {token.revoked_by_email}" if token.revoked_by_email else ""
+        )
+    print(
+        f"{token.jti}\t{token.name}\t{token.user_email}\tcreated {token.created_at.strftime(when)}"
+        f"\texpires {token.expires_at.strftime(when)}\t{state}"
+    )
+
+
+def _users_tokens(args: argparse.Namespace, settings: Settings) -> None:
+    for token in _admin(settings, lambda admin: admin.tokens(args.email)):
+        _print_token(token)
+
+
+def _users_revoke_token(args: argparse.Namespace, settings: Settings) -> None:
+    _print_token(_admin(settings, lambda admin: admin.revoke_token(args.jti)))
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> None:

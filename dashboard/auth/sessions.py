@@ -1,9 +1,11 @@
 """Login, refresh, logout and the principal behind an access token.
 
-Revocation: every token carries the user's session version (`sv`). Logout, disabling a user,
-changing their role or password, and a reused refresh token bump the version in the database and
-invalidate the user's cached session state through the one write path (pub/sub reaches every
-process), so the very next request with an old token is refused everywhere. The session state is
+Revocation: every token carries the user's session version (`sv`). Logout, an admin ending a
+user's sessions, disabling a user, changing their role or password, and a reused refresh token
+bump the version in the database and invalidate the user's cached session state through the one
+write path (pub/sub reaches every process), so the very next request with an old token is refused
+everywhere. A stored service token can also be revoked alone: its user's session state lists the
+revoked, unexpired ones by `jti` (see `dashboard.services.service_tokens`). The session state is
 read through the cache like every other hot-path read: one local dictionary lookup per request
 while nothing changes.
 
@@ -25,11 +27,12 @@ from dashboard.cache.writer import Writer
 from dashboard.db.outage import DatabaseUnavailable
 from dashboard.domain.enums import Role
 from dashboard.schemas.common import printable
-from dashboard.services import audit, login_throttle, refresh_tokens, users
+from dashboard.services import audit, login_throttle, refresh_tokens, service_tokens, users
 from dashboard.services.audit import AuditAction
 from dashboard.services.errors import NotFound, TooManyAttempts, Unauthenticated
 from dashboard.services.login_throttle import LoginPolicy
 from dashboard.services.refresh_tokens import Rotation, StoredRefresh
+from dashboard.services.service_tokens import Signed, TokenIssued
 from dashboard.services.touched import Family, user_scope
 from dashboard.services.users import Credentials, SessionState
 from dashboard.services.viewer import Viewer
@@ -260,25 +263,38 @@ class AuthService:
         )
         return TokenPair(access, refresh), stored
 
-    async def service_token(self, email: str, ttl: timedelta) -> IssuedToken:
-        """A long-lived access token for a bot (role `service`); revoked like any other session."""
-        user = await users.service_user(self.db, email)
-        token = self.tokens.issue(
-            user_id=user.user_id,
-            role=user.role,
-            session_version=user.session_version,
-            token_type=TokenType.ACCESS,
-            ttl=ttl,
-        )
-        await audit.record(
-            self.db,
-            AuditAction.SERVICE_TOKEN_ISSUED,
-            actor_user_id=user.user_id,
-            target=user.email,
-            detail={"expires_at": token.claims.expires_at.isoformat()},
-        )
-        return token
+    async def service_token(
+        self,
+        email: str,
+        name: str,
+        days: int,
+        actor: Viewer | None = None,
+        client_addr: str | None = None,
+    ) -> TokenIssued[IssuedToken]:
+        """A long-lived access token for a bot (an active user with role `service`), named for what
+        it is for and valid `days` (1-365). Its row is stored (never the token), so it can be
+        listed and revoked on its own; it also ends with every other session of its user.
+        `actor`: the admin issuing it (None: the operator at the shell)."""
+
+        def sign(user: Credentials, now: datetime, lifetime: timedelta) -> Signed[IssuedToken]:
+            token = self.tokens.issue(
+                user_id=user.user_id,
+                role=user.role,
+                session_version=user.session_version,
+                token_type=TokenType.ACCESS,
+                ttl=lifetime,
+                now=now,
+            )
+            return Signed(token, token.claims.jti, token.claims.expires_at)
+
+        return await self.write(service_tokens.issue, actor, email, name, days, sign, client_addr)
 
 
 def _current(state: SessionState, claims: TokenClaims) -> bool:
-    return state.is_active and state.session_version == claims.session_version and state.role == claims.role
+    """The token still speaks for its user: active, same session version and role, not revoked."""
+    return (
+        state.is_active
+        and state.session_version == claims.session_version
+        and state.role == claims.role
+        and claims.jti not in state.revoked_tokens
+    )

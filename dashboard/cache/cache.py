@@ -58,10 +58,10 @@ __all__ = ["CacheConfig", "CachedValue", "QueryCache"]
 # minutes: a short TTL reloaded every user's state from the database every second, in every
 # process, for nothing (the largest share of the database work per cached read). Alerts and the
 # audit trail: see `Family.ALERTS` and `Family.AUDIT`.
-SHARED_FAMILY_TTLS = {Family.AUTH: 600.0, Family.ALERTS: 2.0, Family.AUDIT: 2.0}
+SHARED_FAMILY_TTLS = {Family.AUTH: 600.0, Family.ALERTS: 2.0, Family.AUDIT: 2.0, Family.PEOPLE: 2.0}
 # Without Redis the CLI's session changes cannot reach this process; the TTL bounds how late they
 # are seen.
-LOCAL_ONLY_FAMILY_TTLS = {Family.AUTH: 1.0, Family.ALERTS: 2.0, Family.AUDIT: 2.0}
+LOCAL_ONLY_FAMILY_TTLS = {Family.AUTH: 1.0, Family.ALERTS: 2.0, Family.AUDIT: 2.0, Family.PEOPLE: 2.0}
 
 
 class PendingStore(Protocol):
