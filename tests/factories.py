@@ -7,10 +7,22 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import column, insert, text
+from sqlalchemy import table as sa_table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dashboard.db.models import AccountRiskState, Instrument, Position, TradingAccount, User
-from dashboard.domain.enums import MarginMode, PositionStatus, Role, Side
+from dashboard.db.session import Database
+from dashboard.domain.enums import (
+    AccountStatus,
+    DailyLossBasis,
+    MarginMode,
+    MaxLossMode,
+    PositionStatus,
+    Role,
+    Side,
+    StopsPolicy,
+)
 
 _logins = itertools.count(1000)
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
@@ -85,3 +97,40 @@ async def make_position(
     session.add(position)
     await session.flush()
     return position
+
+
+def legacy_table(model: Any, names: Any) -> Any:
+    """`model`'s table reduced to `names` (typed as the model types them, without its defaults)."""
+    table = model.__table__
+    return sa_table(table.name, *(column(name, table.c[name].type) for name in names))
+
+
+async def legacy_owner(db: Database, name: str) -> tuple[int, int]:
+    """(account id, user id) of a trader and an account written as revisions 0006 to 0009 know them
+    (today's models hold columns later migrations added, which the ORM would name), with Core
+    statements naming only the columns that existed then. For the tests of a migration's backfill."""
+    users = legacy_table(
+        User, ("email", "display_name", "role", "session_version", "is_active", "is_demo", "created_at")
+    )
+    n = next(_logins)
+    async with db.session() as s:
+        user_id = (
+            await s.execute(
+                insert(users).returning(text("id")),
+                [{"email": f"{name}@x", "display_name": name, "role": Role.TRADER, "session_version": 0,
+                  "is_active": True, "is_demo": False, "created_at": T0}],
+            )
+        ).scalar_one()  # fmt: skip
+        values = {
+            "user_id": user_id, "name": f"{name} main", "broker_login": n, "broker_server": "Demo-Server",
+            "margin_mode": MarginMode.HEDGING, "currency": "USD", "leverage": 100,
+            "initial_balance": Decimal("10000.00"),
+            "is_demo": False, "dd_warning_pct": Decimal(10), "dd_critical_pct": Decimal(15),
+            "daily_loss_basis": DailyLossBasis.MAX_SOD_BALANCE_EQUITY, "max_loss_mode": MaxLossMode.STATIC,
+            "day_reset_tz": "UTC", "day_reset_hour": 0, "stops_policy": StopsPolicy.BROKER_WINS,
+            "status": AccountStatus.ACTIVE, "silence_timeout_s": 300,
+            "created_at": T0,
+        }  # fmt: skip
+        accounts = legacy_table(TradingAccount, values)
+        account_id = (await s.execute(insert(accounts).returning(text("id")), [values])).scalar_one()
+    return account_id, user_id

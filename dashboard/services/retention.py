@@ -39,6 +39,7 @@ from dashboard.db.models import (
     AlertDelivery,
     EquitySnapshot,
     ReconciliationLog,
+    RefreshToken,
 )
 from dashboard.db.partitions import drop_partitions_before, ensure_partitions, utc_day
 from dashboard.db.session import Database
@@ -156,6 +157,22 @@ async def prune_alerts(db: Database, cutoff: datetime, run: RetentionRun, batch:
         await asyncio.sleep(PAUSE_S)
 
 
+async def prune_refresh_tokens(db: Database, now: datetime, run: RetentionRun, batch: int = BATCH) -> None:
+    """Refresh tokens past their expiry: a token that has expired is refused by its signature's
+    `exp` whatever its row says, so the row (kept until then to catch a reuse) has no use left, and
+    the admin page's session count reads the live ones."""
+    while True:
+        async with db.session() as session:
+            ids = select(RefreshToken.jti).where(RefreshToken.expires_at < now).limit(batch).scalar_subquery()
+            result = await session.execute(delete(RefreshToken).where(RefreshToken.jti.in_(ids)))
+        count = int(getattr(result, "rowcount", 0) or 0)
+        run.batches += 1
+        run.deleted["refresh_tokens"] = run.deleted.get("refresh_tokens", 0) + count
+        if count < batch:
+            return
+        await asyncio.sleep(PAUSE_S)
+
+
 async def run_retention(
     db: Database,
     *,
@@ -175,5 +192,6 @@ async def run_retention(
     if logs_cutoff is not None:
         await prune_sync_logs(db, logs_cutoff, run)
     await prune_alerts(db, moment - alerts_kept, run)
+    await prune_refresh_tokens(db, moment, run)
     run.seconds = time.perf_counter() - started
     return run

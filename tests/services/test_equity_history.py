@@ -46,7 +46,7 @@ from dashboard.services.retention import run_retention
 from dashboard.services.viewer import Viewer
 from tests.conftest import PG_ADMIN_DB, PG_HOST, PG_PORT, PG_USER, pg_url
 from tests.domain.test_rollups import series
-from tests.factories import T0, make_account, make_user
+from tests.factories import T0, legacy_owner, make_user
 from tests.ingestion.test_equity import SERIES, new_account, snap
 from tests.ingestion.test_sync import SYNC_AT, broker_snapshot, seed_fixture
 
@@ -186,7 +186,7 @@ async def test_retention_keeps_rollups_and_drops_only_old_minutes_and_old_alerts
     again = await run_retention(
         database, raw_equity_kept=timedelta(days=3), alerts_kept=timedelta(days=180), now=now
     )
-    assert again.deleted == {"equity_snapshots": 0, "alerts": 0}  # idempotent
+    assert again.deleted == {"equity_snapshots": 0, "alerts": 0, "refresh_tokens": 0}  # idempotent
     # A day a week ago is past the minute data's horizon: drawn from the rollups.
     day = now - timedelta(days=7)
     old = await equity_curve(
@@ -199,10 +199,7 @@ async def test_the_migration_backfills_rollups_from_stored_snapshots(tmp_path: P
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'm.sqlite3'}")
     try:
         await upgrade(db, "0006")
-        async with db.session() as s:
-            user = await make_user(s, "m@x", Role.TRADER)
-            account = await make_account(s, user)
-            account_id = account.id
+        account_id, _ = await legacy_owner(db, "m")
         samples = series(3 * 24 * 60, seed=5)  # 3 days of minutes
         async with db.session() as s:
             await s.execute(
@@ -347,12 +344,11 @@ async def test_the_migration_backfills_hourly_sync_counts(backend: str, tmp_path
     db, name = await fresh_database(backend, tmp_path)
     try:
         await upgrade(db, "0007")
+        account_id, user_id = await legacy_owner(db, "m")
         async with db.session() as s:
-            user = await make_user(s, "m@x", Role.TRADER)
-            account = await make_account(s, user)
             rows = [
                 {
-                    "account_id": account.id, "user_id": user.id, "sync_id": f"m{n}",
+                    "account_id": account_id, "user_id": user_id, "sync_id": f"m{n}",
                     "created_at": T0 + timedelta(minutes=7 * n), "event_type": SyncEventType.SCHEDULED_SYNC,
                     "status": SyncStatus.FAILED if n % 5 == 0 else SyncStatus.OK, "duration_ms": n,
                     "divergences": n % 3,
@@ -369,3 +365,36 @@ async def test_the_migration_backfills_hourly_sync_counts(backend: str, tmp_path
             admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_ADMIN_DB)
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await admin.close()
+
+
+async def test_retention_deletes_expired_refresh_tokens_and_keeps_live_and_used_ones(
+    database: Database,
+) -> None:
+    """An expired refresh token is refused by its own `exp`: its row goes. A used one that has not
+    expired stays (presenting it again must still be caught as a reuse)."""
+    from dashboard.db.models import RefreshToken
+    from dashboard.domain.enums import Role
+
+    async with database.session() as s:
+        user = await make_user(s, "t@x", Role.TRADER)
+        for jti, expires, used in (
+            ("gone", T0 - timedelta(seconds=1), None),
+            ("used", T0 + timedelta(days=1), T0),
+            ("live", T0 + timedelta(days=1), None),
+        ):
+            s.add(
+                RefreshToken(
+                    jti=jti,
+                    user_id=user.id,
+                    family="f",
+                    issued_at=T0 - timedelta(days=2),
+                    expires_at=expires,
+                    used_at=used,
+                )
+            )
+    run = await run_retention(
+        database, raw_equity_kept=timedelta(days=30), alerts_kept=timedelta(days=30), now=T0
+    )
+    async with database.read_session() as s:
+        left = set((await s.execute(select(RefreshToken.jti))).scalars())
+    assert left == {"used", "live"} and run.deleted["refresh_tokens"] == 1

@@ -7,6 +7,7 @@ Revises: 0009
 Create Date: 2026-11-30
 """
 
+import re
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -26,38 +27,39 @@ def _when(name: str, nullable: bool = True) -> sa.Column:  # type: ignore[type-a
     return sa.Column(name, dashboard.db.types.UTCDateTime(timezone=True), nullable=nullable)
 
 
-def _fk(batch_op: object, table: str, column: str) -> None:
-    batch_op.create_foreign_key(  # type: ignore[attr-defined]
-        batch_op.f(f"fk_{table}_{column}_users"),  # type: ignore[attr-defined]
-        "users",
-        [column],
-        ["id"],
-    )
+def _user_column(table: str, column: str) -> None:
+    """A nullable column referring to a user. On SQLite an `ALTER TABLE ... ADD COLUMN` with an
+    inline reference, never a batch rebuild: rebuilding a table that other tables' rows refer to
+    (alerts to incidents, everything to accounts) fails its foreign key check at the commit."""
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(f'ALTER TABLE "{table}" ADD COLUMN "{column}" INTEGER REFERENCES users (id)')
+    else:
+        op.add_column(table, sa.Column(column, _ID, nullable=True))
+        op.create_foreign_key(op.f(f"fk_{table}_{column}_users"), table, "users", [column], ["id"])
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("reconciliation_divergences", schema=None) as batch_op:
-        batch_op.add_column(_when("acknowledged_at"))
-        batch_op.add_column(sa.Column("acknowledged_by", _ID, nullable=True))
-        batch_op.add_column(sa.Column("assignee_user_id", _ID, nullable=True))
-        batch_op.add_column(sa.Column("resolved_by", _ID, nullable=True))
-        batch_op.add_column(sa.Column("resolution_note", sa.Text(), nullable=True))
-        batch_op.add_column(_when("reopened_at"))
-        batch_op.add_column(sa.Column("reopen_count", sa.Integer(), nullable=False, server_default="0"))
-        for column in ("acknowledged_by", "assignee_user_id", "resolved_by"):
-            _fk(batch_op, "reconciliation_divergences", column)
+    # Plain ADD COLUMNs on both databases (no table rebuilt; existing rows get NULL or the default).
+    incidents = "reconciliation_divergences"
+    op.add_column(incidents, _when("acknowledged_at"))
+    _user_column(incidents, "acknowledged_by")
+    _user_column(incidents, "assignee_user_id")
+    _user_column(incidents, "resolved_by")
+    op.add_column(incidents, sa.Column("resolution_note", sa.Text(), nullable=True))
+    op.add_column(incidents, _when("reopened_at"))
+    op.add_column(incidents, sa.Column("reopen_count", sa.Integer(), nullable=False, server_default="0"))
 
-    with op.batch_alter_table("trading_accounts", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("prop_profit_target_pct", dashboard.db.types.Num(precision=9, scale=4), nullable=True)
-        )
-        batch_op.add_column(sa.Column("prop_min_trading_days", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("prop_max_days", sa.Integer(), nullable=True))
-        batch_op.add_column(_when("prop_started_at"))
+    accounts = "trading_accounts"
+    op.add_column(
+        accounts,
+        sa.Column("prop_profit_target_pct", dashboard.db.types.Num(precision=9, scale=4), nullable=True),
+    )
+    op.add_column(accounts, sa.Column("prop_min_trading_days", sa.Integer(), nullable=True))
+    op.add_column(accounts, sa.Column("prop_max_days", sa.Integer(), nullable=True))
+    op.add_column(accounts, _when("prop_started_at"))
 
-    with op.batch_alter_table("audit_log", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("account_id", _ID, nullable=True))
-        batch_op.create_index(batch_op.f("ix_audit_log_account_id_created_at"), ["account_id", "created_at"])
+    op.add_column("audit_log", sa.Column("account_id", _ID, nullable=True))
+    op.create_index(op.f("ix_audit_log_account_id_created_at"), "audit_log", ["account_id", "created_at"])
 
     op.create_table(
         "incident_comments",
@@ -123,6 +125,60 @@ def upgrade() -> None:
     op.create_index(op.f("ix_service_tokens_user_id"), "service_tokens", ["user_id"])
 
 
+#: The columns this revision adds to each table it alters.
+ADDED = {
+    "reconciliation_divergences": (
+        "acknowledged_at", "acknowledged_by", "assignee_user_id", "resolved_by", "resolution_note",
+        "reopened_at", "reopen_count",
+    ),
+    "trading_accounts": (
+        "prop_profit_target_pct", "prop_min_trading_days", "prop_max_days", "prop_started_at",
+    ),
+    "audit_log": ("account_id",),
+}  # fmt: skip
+
+
+def _sqlite_rebuild_without(table: str, columns: tuple[str, ...]) -> None:
+    """Drop columns SQLite cannot drop in place (they hold a foreign key): the table is rebuilt from
+    its own CREATE TABLE text without them (SQLite appended them at its end; none of their
+    definitions holds a comma), its rows copied out
+    and back under its own name with the foreign key checks deferred to the commit, as 0009 does,
+    so the rows of other tables that refer to it stay valid."""
+    connection = op.get_bind()
+    sql = connection.execute(
+        sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :table"), {"table": table}
+    ).scalar_one()
+    indexes = [
+        row[0]
+        for row in connection.execute(
+            sa.text(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t AND sql IS NOT NULL"
+            ),
+            {"t": table},
+        )
+    ]
+    body = sql.rstrip().removesuffix(")")
+    for name in columns:
+        body, found = re.subn(rf',\s*"?{name}"?\s[^,]*', "", body)
+        if found != 1:
+            raise RuntimeError(f"0010 downgrade: column {name} not found once in {table}'s definition")
+    kept = ", ".join(
+        f'"{row[1]}"'
+        for row in connection.exec_driver_sql(f'PRAGMA table_info("{table}")')
+        if row[1] not in columns
+    )
+    copy = f'temp."_0010_{table}"'
+    connection.exec_driver_sql(f'CREATE TEMP TABLE "_0010_{table}" AS SELECT {kept} FROM "{table}" WHERE 0')
+    connection.exec_driver_sql(f'INSERT INTO {copy} SELECT {kept} FROM "{table}"')
+    connection.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+    connection.exec_driver_sql(f'DROP TABLE "{table}"')
+    connection.exec_driver_sql(body + ")")
+    for index in indexes:
+        connection.exec_driver_sql(index)
+    connection.exec_driver_sql(f'INSERT INTO "{table}" ({kept}) SELECT {kept} FROM {copy}')
+    connection.exec_driver_sql(f"DROP TABLE {copy}")
+
+
 def downgrade() -> None:
     op.drop_index(op.f("ix_service_tokens_user_id"), table_name="service_tokens")
     op.drop_table("service_tokens")
@@ -130,22 +186,16 @@ def downgrade() -> None:
     op.drop_table("hwm_resets")
     op.drop_index(op.f("ix_incident_comments_incident_id_created_at"), table_name="incident_comments")
     op.drop_table("incident_comments")
-    with op.batch_alter_table("audit_log", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_audit_log_account_id_created_at"))
-        batch_op.drop_column("account_id")
-    with op.batch_alter_table("trading_accounts", schema=None) as batch_op:
-        for column in ("prop_started_at", "prop_max_days", "prop_min_trading_days", "prop_profit_target_pct"):
-            batch_op.drop_column(column)
-    with op.batch_alter_table("reconciliation_divergences", schema=None) as batch_op:
-        for column in ("acknowledged_by", "assignee_user_id", "resolved_by"):
-            batch_op.drop_constraint(f"fk_reconciliation_divergences_{column}_users", type_="foreignkey")
-        for column in (
-            "reopen_count",
-            "reopened_at",
-            "resolution_note",
-            "resolved_by",
-            "assignee_user_id",
-            "acknowledged_by",
-            "acknowledged_at",
-        ):
-            batch_op.drop_column(column)
+    op.drop_index(op.f("ix_audit_log_account_id_created_at"), table_name="audit_log")
+    if op.get_bind().dialect.name == "sqlite":
+        # Columns without a foreign key go in place (SQLite >= 3.35); the incidents' need a rebuild.
+        for table in ("trading_accounts", "audit_log"):
+            for column in ADDED[table]:
+                op.execute(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+        _sqlite_rebuild_without("reconciliation_divergences", ADDED["reconciliation_divergences"])
+        return
+    for column in ("acknowledged_by", "assignee_user_id", "resolved_by"):
+        op.drop_constraint(f"fk_reconciliation_divergences_{column}_users", "reconciliation_divergences")
+    for table, columns in ADDED.items():
+        for column in columns:
+            op.drop_column(table, column)
