@@ -1,7 +1,11 @@
 """The panels of `/reconciliation`: status cards with the last sync events, the divergence
 timeline (individual incidents over 1 h and 6 h, counted bars over 24 h and 7 d), and the open
 incidents. In the past view (`live.at`) each reads the as-of services: the status and the open
-incidents at that moment, the timeline's window ending at it, the incidents' ages as they were."""
+incidents at that moment, the timeline's window ending at it, the incidents' ages as they were.
+
+Live, the open incidents are work items: each shows its state and assignee and opens its detail
+(`components.incident_work`); risk and admin filter the list and acknowledge or assign the
+selected ones at once."""
 
 from __future__ import annotations
 
@@ -14,12 +18,15 @@ from nicegui import ui
 
 from components.accounts import AccountLabel, label_of, labels_of
 from components.cards import MUTED, PHONE_GRID, card, heading, hover, set_rows, set_text, utc, utc_on_hover
+from components.incident_work import BulkBar, IncidentDetailPanel
 from components.live import LivePage, LivePanel
 from components.timeline import DivergenceTimelineChart
 from components.timeline_counts import DivergenceCountsChart
 from dashboard.cache.base_queries import Cached
+from dashboard.domain.enums import DivergenceKind, IncidentState
 from dashboard.schemas.accounts import AccountList
 from dashboard.schemas.common import EARLIEST, ReadModel
+from dashboard.schemas.incident_work import AssignableUsers
 from dashboard.schemas.reconciliation import (
     DivergenceCounts,
     DivergenceTimeline,
@@ -57,6 +64,34 @@ INCIDENT_COLUMNS: list[dict[str, Any]] = [
     {"name": "broker", "label": "Broker", "field": "broker"},
     {"name": "seen", "label": "Seen", "field": "seen"},
 ]
+#: Live, an incident is a work item: its state, assignee and a way to open it.
+WORK_COLUMNS: list[dict[str, Any]] = [
+    {"name": "state", "label": "State", "field": "state", "align": "left", "sortable": True},
+    {"name": "assignee", "label": "Assignee", "field": "assignee", "align": "left", "sortable": True},
+    {"name": "open", "label": "", "field": "id", "align": "right"},
+]
+OPEN_SLOT = """
+<q-td :props="props">
+  <q-btn dense flat no-caps size="sm" color="primary" label="Open"
+         :aria-label="'Open incident ' + props.row.id" @click="() => $parent.$emit('open', props.row)" />
+</q-td>
+"""
+# Quasar's selection checkboxes carry no name of their own: give them one (screen readers, axe).
+SELECT_ROW_SLOT = """
+<q-td auto-width>
+  <q-checkbox v-model="props.selected" dense :aria-label="'Select incident ' + props.row.id" />
+</q-td>
+"""
+SELECT_ALL_SLOT = (
+    '<q-checkbox v-model="props.selected" dense aria-label="Select every incident on this page" />'
+)
+ANY = ""
+KIND_CHOICES = {ANY: "Any kind", **{k.value: k.value.replace("_", " ") for k in DivergenceKind}}
+STATE_CHOICES = {
+    ANY: "Any state",
+    IncidentState.OPEN.value: "open",
+    IncidentState.ACKNOWLEDGED.value: "acknowledged",
+}
 
 
 SEVERITY_CLASS = (
@@ -105,10 +140,30 @@ INCIDENT_CARD = f"""
         <span class="text-no-wrap">broker {{{{ props.row.broker }}}}</span> ·
         <span class="text-no-wrap">seen {{{{ props.row.seen }}}}×</span>
       </div>
+      <div v-if="props.row.state" class="row items-center justify-between no-wrap q-gutter-x-sm">
+        <div class="text-caption">
+          <!--select-->{{{{ props.row.state }}}}
+          <span v-if="props.row.assignee !== '–'"> · {{{{ props.row.assignee }}}}</span>
+        </div>
+        <q-btn dense flat no-caps size="sm" color="primary" label="Open"
+               :aria-label="'Open incident ' + props.row.id"
+               @click="() => $parent.$emit('open', props.row)" />
+      </div>
     </q-card-section>
   </q-card>
 </div>
 """
+
+
+#: On a phone (cards), risk and admin select an incident with a checkbox in its card.
+CARD_SELECT = (
+    '<q-checkbox v-model="props.selected" dense size="sm" class="q-mr-xs" '
+    ":aria-label=\"'Select incident ' + props.row.id\" />"
+)
+
+
+def incident_card(selectable: bool) -> str:
+    return INCIDENT_CARD.replace("<!--select-->", CARD_SELECT if selectable else "")
 
 
 def age(since: datetime, now: datetime) -> str:
@@ -245,55 +300,158 @@ class TimelinePanel(LivePanel[Timeline]):
         await self.refresh()
 
 
-class IncidentsPanel(LivePanel[Labelled[OpenIncidents]]):
-    """Divergences still open, with their age and both sides' values."""
+@dataclass(frozen=True)
+class IncidentsView:
+    """The open incidents, the accounts they name, and (risk and admin, live) who can be assigned."""
+
+    read: Cached[OpenIncidents]
+    accounts: Cached[AccountList]
+    people: Cached[AssignableUsers] | None = None
+
+
+class IncidentsPanel(LivePanel[IncidentsView]):
+    """Divergences still open, with their age and both sides' values; live, also their state and
+    assignee, a row's "Open" (its detail), and for risk and admin filters, a selection and the bulk
+    bar (acknowledge or assign the selected ones)."""
 
     name = "incidents"
 
-    def __init__(self, live: LivePage) -> None:
+    def __init__(self, live: LivePage, detail: IncidentDetailPanel | None = None) -> None:
         super().__init__(live)
+        self.detail = detail
+        if detail is not None:
+            detail.listeners.append(self)
+        self.work = live.at is None
+        self.bulk: BulkBar | None = None
+        works = self.work and live.principal.viewer.sees_all
+        columns = INCIDENT_COLUMNS + WORK_COLUMNS if self.work else INCIDENT_COLUMNS
         with ui.card().classes("w-full max-sm:px-2"):
-            heading("Open incidents" if live.at is None else "Open incidents at that moment")
-            self.table = ui.table(columns=INCIDENT_COLUMNS, rows=[], row_key="id", pagination=25)
+            with ui.row().classes("items-end justify-between w-full gap-3 flex-wrap"):
+                heading("Open incidents" if live.at is None else "Open incidents at that moment")
+                with ui.row().classes("gap-3 flex-wrap") as filters:
+                    self.account = ui.select({0: "All accounts"}, value=0, label="Account").classes(
+                        "min-w-44"
+                    )
+                    self.account.mark("incidents-account")
+                    self.kind = ui.select(KIND_CHOICES, value=ANY, label="Kind").classes("min-w-44")
+                    self.kind.mark("incidents-kind")
+                    self.state = ui.select(STATE_CHOICES, value=ANY, label="State").classes("min-w-36")
+                    self.state.mark("incidents-state")
+                filters.set_visibility(self.work)
+            if works:
+                self.bulk = BulkBar(live, self.selected_ids, self.refresh)
+                select_all = ui.button("Select all shown", on_click=lambda: live.act(self.select_all))
+                select_all.props("flat dense no-caps").mark("incidents-select-all")
+            self.table = ui.table(
+                columns=columns,
+                rows=[],
+                row_key="id",
+                pagination=25,
+                selection="multiple" if works else None,
+                on_select=self._selected_changed if works else None,
+            )
             self.table.classes("w-full").props(f"dense flat {PHONE_GRID}").mark("incidents")
-            self.table.add_slot("item", INCIDENT_CARD)
+            self.table.add_slot("item", incident_card(works))
             utc_on_hover(self.table, "age", "since_utc")
             hover(self.table, "account", "login")
+            if self.work:
+                self.table.add_slot("body-cell-open", OPEN_SLOT)
+                self.table.on("open", lambda e: live.act(lambda: self.open(int(e.args["id"]))))
+            if works:
+                self.table.add_slot("body-selection", SELECT_ROW_SLOT)
+                self.table.add_slot("header-selection", SELECT_ALL_SLOT)
             live.add(self)
+        for control in (self.account, self.kind, self.state):
+            control.on_value_change(lambda: live.act(self.refresh))
 
-    async def fetch(self) -> Labelled[OpenIncidents]:
+    async def fetch(self) -> IncidentsView:
         queries, viewer, at = self.live.runtime.queries, self.live.principal.viewer, self.live.at
         if at is not None:
-            return Labelled(await queries.open_incidents_at(viewer, at), await queries.list_accounts(viewer))
-        return Labelled(await queries.open_incidents(viewer), await queries.list_accounts(viewer))
+            return IncidentsView(
+                await queries.open_incidents_at(viewer, at), await queries.list_accounts(viewer)
+            )
+        people = await queries.assignable_users(viewer) if self.bulk is not None else None
+        return IncidentsView(
+            await queries.open_incidents(viewer), await queries.list_accounts(viewer), people
+        )
 
-    def key(self, data: Labelled[OpenIncidents]) -> tuple[object, ...]:
+    def key(self, data: IncidentsView) -> tuple[object, ...]:
         """The ages move on even when nothing else changed: show again each minute (not in the
-        past view, where they are ages at the moment shown)."""
+        past view, where they are ages at the moment shown); the filters are part of what is shown."""
         if self.live.at is not None:
             return super().key(data)
-        return (*super().key(data), int(time.time() // 60))
+        filters = (self.account.value, self.kind.value, self.state.value)
+        return (*super().key(data), filters, int(time.time() // 60))
 
-    def show(self, data: Labelled[OpenIncidents]) -> None:
+    def _shown(self, data: IncidentsView) -> list[Any]:
+        """The incidents the filters let through."""
+        account, kind, state = (
+            int(self.account.value or 0),
+            str(self.kind.value or ""),
+            str(self.state.value or ""),
+        )
+        return [
+            i
+            for i in data.read.model.incidents
+            if (not account or i.account_id == account)
+            and (not kind or i.kind.value == kind)
+            and (not state or i.state.value == state)
+        ]
+
+    def show(self, data: IncidentsView) -> None:
         now = self.live.at or datetime.now(UTC)
-        incidents = data.model
-        labels = data.labels
+        labels = labels_of(data.accounts.model)
+        if self.work:
+            choices = {0: "All accounts", **{i: label.long for i, label in labels.items()}}
+            if self.account.options != choices:
+                self.account.set_options(
+                    choices, value=self.account.value if self.account.value in choices else 0
+                )
         rows = []
-        for i in incidents.incidents:
+        for i in self._shown(data) if self.work else data.read.model.incidents:
             account = label_of(labels, i.account_id)
-            rows.append(
-                {
-                    "id": i.id,
-                    "age": age(i.first_seen_at, now),
-                    "since_utc": f"since {utc(i.first_seen_at)}",
-                    "account": account.name,
-                    "login": account.login,
-                    "symbol": i.symbol,
-                    "kind": i.kind.value,
-                    "severity": i.severity.value,
-                    "local": i.local_value or "–",
-                    "broker": i.broker_value or "–",
-                    "seen": i.occurrences,
-                }
-            )
+            row = {
+                "id": i.id,
+                "age": age(i.first_seen_at, now),
+                "since_utc": f"since {utc(i.first_seen_at)}",
+                "account": account.name,
+                "login": account.login,
+                "symbol": i.symbol,
+                "kind": i.kind.value,
+                "severity": i.severity.value,
+                "local": i.local_value or "–",
+                "broker": i.broker_value or "–",
+                "seen": i.occurrences,
+            }
+            if self.work:
+                row["state"] = i.state.value
+                row["assignee"] = i.assignee or "–"
+            rows.append(row)
         set_rows(self.table, rows)
+        if self.bulk is not None:
+            self.bulk.people(data.people.model if data.people is not None else None)
+            shown = {r["id"] for r in rows}
+            kept = [r for r in self.table.selected if r["id"] in shown]
+            if len(kept) != len(self.table.selected):
+                self.table.selected = kept
+                self.table.update()
+            self.bulk.counted(len(kept))
+
+    def selected_ids(self) -> list[int]:
+        """The selected incidents that are still shown (the filters may have hidden some)."""
+        shown = {r["id"] for r in self.table.rows}
+        return [int(r["id"]) for r in self.table.selected if r["id"] in shown]
+
+    def _selected_changed(self, _event: object = None) -> None:
+        if self.bulk is not None:
+            self.bulk.counted(len(self.selected_ids()))
+
+    async def select_all(self) -> None:
+        """Select every incident the filters show (every page of the table)."""
+        self.table.selected = list(self.table.rows)
+        self.table.update()
+        self._selected_changed()
+
+    async def open(self, incident_id: int) -> None:
+        if self.detail is not None:
+            await self.detail.open(incident_id)

@@ -2,7 +2,8 @@
 each filtered on the server and read a keyset page at a time (`KeysetPager`).
 
 Incidents are kept for the life of an account and sync events by the thousand a day, so neither
-table ever asks for the whole list. Page 1 follows new rows live; an older page stays put.
+table ever asks for the whole list. Page 1 follows new rows live; an older page stays put. Each
+incident shows its work state and assignee, and opens its detail (comments, the resolution note).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from nicegui import ui
 
 from components.accounts import AccountLabel, label_of, labels_of
 from components.cards import PHONE_GRID, heading, hover, set_rows, utc, utc_on_hover
+from components.incident_work import IncidentDetailPanel
 from components.live import LivePage, LivePanel
 from components.pager import KeysetPager
 from dashboard.cache.base_queries import Cached
@@ -32,7 +34,16 @@ HISTORY_COLUMNS: list[dict[str, Any]] = [
     {"name": "resolution", "label": "Resolution", "field": "resolution", "align": "left"},
     {"name": "resolved", "label": "Resolved", "field": "resolved", "align": "left"},
     {"name": "seen", "label": "Seen", "field": "seen"},
+    {"name": "state", "label": "State", "field": "state", "align": "left"},
+    {"name": "assignee", "label": "Assignee", "field": "assignee", "align": "left"},
 ]
+OPEN_COLUMN: dict[str, Any] = {"name": "open", "label": "", "field": "id", "align": "right"}
+OPEN_SLOT = """
+<q-td :props="props">
+  <q-btn dense flat no-caps size="sm" color="primary" label="Open"
+         :aria-label="'Open incident ' + props.row.id" @click="() => $parent.$emit('open', props.row)" />
+</q-td>
+"""
 EVENT_COLUMNS: list[dict[str, Any]] = [
     {"name": "at", "label": "Time", "field": "at", "align": "left"},
     ACCOUNT,
@@ -84,8 +95,13 @@ class _PagedPanel(LivePanel[Page]):
 class IncidentHistoryPanel(_PagedPanel):
     name = "incident-history"
 
-    def __init__(self, live: LivePage, labels: dict[int, AccountLabel]) -> None:
+    def __init__(
+        self, live: LivePage, labels: dict[int, AccountLabel], detail: IncidentDetailPanel | None = None
+    ) -> None:
         super().__init__(live)
+        self.detail = detail
+        if detail is not None:
+            detail.listeners.append(self)
         with ui.card().classes("w-full max-sm:px-2"):
             with ui.row().classes("items-end justify-between w-full gap-3 flex-wrap"):
                 heading("Incident history")
@@ -96,9 +112,13 @@ class IncidentHistoryPanel(_PagedPanel):
                     self.resolution.classes("min-w-40").mark("history-resolution")
                     self.severity = ui.select(SEVERITIES, value=ANY, label="Severity")
                     self.severity.classes("min-w-36").mark("history-severity")
-            self.table = paged_table(HISTORY_COLUMNS, "incident-history")
+            columns = [*HISTORY_COLUMNS, OPEN_COLUMN] if detail is not None else HISTORY_COLUMNS
+            self.table = paged_table(columns, "incident-history")
             utc_on_hover(self.table, "first", "first_utc")
             hover(self.table, "account", "login")
+            if detail is not None:
+                self.table.add_slot("body-cell-open", OPEN_SLOT)
+                self.table.on("open", lambda e: live.act(lambda: detail.open(int(e.args["id"]))))
             self.pager = KeysetPager("incident-history-pager", self.refresh)
             live.add(self)
         self._filters_changed(live, self.account, self.resolution, self.severity)
@@ -135,6 +155,8 @@ class IncidentHistoryPanel(_PagedPanel):
                     "resolution": i.resolution.value.replace("_", " "),
                     "resolved": live.local(i.resolved_at, with_date=True),
                     "seen": i.occurrences,
+                    "state": i.state.value,
+                    "assignee": i.assignee or "–",
                 }
             )
         set_rows(self.table, rows)

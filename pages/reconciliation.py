@@ -1,5 +1,7 @@
 """`/reconciliation`: status cards and the last sync events, the divergence timeline, the open
-incidents, and the paged incident history and sync events.
+incidents as work items (state, assignee, detail with comments; risk and admin acknowledge, assign
+and resolve, one or a selection at once), their ages and time to resolve, and the paged incident
+history and sync events.
 
 As it was at `?at=`: the status, the timeline ending then, the incidents and the positions open
 then. The paged history and sync events are left out of the past view: they are lists of
@@ -14,6 +16,8 @@ from nicegui import ui
 
 from components.accounts import AccountLabel, account_labels
 from components.cards import MUTED
+from components.incident_stats import IncidentStatsPanel
+from components.incident_work import IncidentDetailPanel
 from components.live import LivePage
 from components.page import live_page
 from components.positions_at import PositionsAtPanel
@@ -27,11 +31,14 @@ async def page(live: LivePage, params: Mapping[str, str]) -> None:
     labels = await live.initial(lambda: account_labels(live), no_labels)
     StatusPanel(live)
     TimelinePanel(live)
-    IncidentsPanel(live)
     if live.at is None:
-        IncidentHistoryPanel(live, labels)
+        detail = IncidentDetailPanel(live, labels)
+        IncidentsPanel(live, detail)
+        detail.listeners.append(IncidentStatsPanel(live))
+        IncidentHistoryPanel(live, labels, detail)
         SyncEventsPanel(live, labels)
         return
+    IncidentsPanel(live)
     PositionsAtPanel(live)
     ui.label(
         "The incident history and the sync events list everything up to now; they are on the live page."

@@ -21,6 +21,7 @@ from dashboard.domain.enums import (
     CloseReason,
     DealReason,
     DivergenceKind,
+    IncidentState,
     MarginMode,
     PositionSource,
     Resolution,
@@ -39,8 +40,11 @@ __all__ = [
     "IncidentPlan",
     "LocalPosition",
     "OpenIncident",
+    "PersonResolved",
     "ReconciliationResult",
+    "incident_state",
     "plan_incidents",
+    "plan_reopens",
     "reconcile",
     "stop_or_none",
 ]
@@ -441,13 +445,16 @@ class IncidentPlan:
     new: insert (occurrences=1). seen_again: occurrences = incident.occurrences + 1 (the incident is
     given as stored, before the increment). resolved: set resolution = incident.action and
     resolved_at. escalated: missing_at_broker incidents that reached the threshold in THIS sync
-    (also present in seen_again; they stay open for manual action).
+    (also present in seen_again; they stay open for manual action). reopened: incidents a person
+    had resolved that this sync sees again (`plan_reopens`), with what it saw; they are no longer
+    in `new`.
     """
 
     new: list[Divergence] = field(default_factory=list)
     seen_again: list[tuple[OpenIncident, Divergence]] = field(default_factory=list)
     resolved: list[OpenIncident] = field(default_factory=list)
     escalated: list[OpenIncident] = field(default_factory=list)
+    reopened: list[tuple[PersonResolved, Divergence]] = field(default_factory=list)
 
 
 def plan_incidents(
@@ -490,3 +497,59 @@ def plan_incidents(
             plan.resolved.append(inc)
     plan.new = [d for key, d in by_key.items() if key not in open_keys]
     return plan
+
+
+# --- incidents as work items ----------------------------------------------------------------------
+
+
+def incident_state(resolution: Resolution, acknowledged_at: datetime | None) -> IncidentState:
+    """An incident's work state, derived (never stored twice): resolved once its resolution is no
+    longer `open` (the sync saw it go, or a person resolved it), acknowledged once someone said they
+    are on it, open otherwise."""
+    if Resolution(resolution) is not Resolution.OPEN:
+        return IncidentState.RESOLVED
+    return IncidentState.ACKNOWLEDGED if acknowledged_at is not None else IncidentState.OPEN
+
+
+@dataclass(frozen=True)
+class PersonResolved:
+    """A stored incident a person resolved (resolution `manual` with `resolved_by` set).
+
+    Not every `manual` resolution is a person's: a missing_at_broker incident's own action is
+    `manual`, and the sync records it when the position comes back; `resolved_by` tells them apart.
+    """
+
+    incident_id: int
+    kind: DivergenceKind
+    identifier: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", DivergenceKind(self.kind))
+
+
+def plan_reopens(plan: IncidentPlan, person_resolved: Sequence[PersonResolved]) -> IncidentPlan:
+    """Reopen instead of opening anew: a new divergence with the (identifier, kind) of an incident a
+    person resolved contradicts that resolution, so the plan reopens that incident (moved from
+    `new` to `reopened`). If several match (never in practice), the newest incident (highest id) is
+    reopened. Incidents the sync resolved itself are not given here: a divergence that comes back
+    after the sync saw it go is a new incident, as before."""
+    if not plan.new or not person_resolved:
+        return plan
+    by_key: dict[tuple[int, DivergenceKind], PersonResolved] = {}
+    for incident in sorted(person_resolved, key=lambda i: i.incident_id):
+        by_key[(incident.identifier, incident.kind)] = incident
+    still_new: list[Divergence] = []
+    reopened = list(plan.reopened)
+    for d in plan.new:
+        match = by_key.pop((d.identifier, DivergenceKind(d.kind)), None)
+        if match is None:
+            still_new.append(d)
+        else:
+            reopened.append((match, d))
+    return IncidentPlan(
+        new=still_new,
+        seen_again=plan.seen_again,
+        resolved=plan.resolved,
+        escalated=plan.escalated,
+        reopened=reopened,
+    )

@@ -5,14 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
+from pydantic import computed_field
+
 from dashboard.domain.enums import (
     DivergenceKind,
     Health,
+    IncidentState,
     Resolution,
     Severity,
     SyncEventType,
     SyncStatus,
 )
+from dashboard.domain.reconciliation import incident_state
 from dashboard.schemas.common import ReadModel
 
 
@@ -66,6 +70,24 @@ class DivergenceIncidentView(ReadModel):
     occurrences: int
     escalated_at: datetime | None
     resolved_at: datetime | None
+    # The incident as a work item (all stored columns, so every read of incidents has them).
+    acknowledged_at: datetime | None = None
+    assignee_user_id: int | None = None
+    #: How often the sync reopened it after a person had resolved it.
+    reopen_count: int = 0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def state(self) -> IncidentState:
+        """open, acknowledged or resolved: derived from `resolution` and `acknowledged_at`."""
+        return incident_state(self.resolution, self.acknowledged_at)
+
+
+class IncidentListItem(DivergenceIncidentView):
+    """An incident in the lists people work from (open incidents, incident history): with its
+    assignee's e-mail. A read that does not join the users (the past view) leaves it None."""
+
+    assignee: str | None = None
 
 
 class DivergenceTimeline(ReadModel):
@@ -101,14 +123,14 @@ class DivergenceCounts(ReadModel):
 
 
 class OpenIncidents(ReadModel):
-    incidents: list[DivergenceIncidentView]
+    incidents: list[IncidentListItem]
     as_of: datetime
 
 
 class IncidentPage(ReadModel):
     """One page of the incident history (any resolution), newest first; `next_cursor` continues it."""
 
-    incidents: list[DivergenceIncidentView]
+    incidents: list[IncidentListItem]
     next_cursor: str | None
     as_of: datetime
 

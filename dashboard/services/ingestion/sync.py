@@ -3,6 +3,11 @@
 One transaction: run the diff, apply broker facts to the local book (the broker wins for
 execution facts), write the log row, upsert incidents and keep the account's counters. The same
 `sync_id` twice is stored once; a failed broker query writes one `sync_failed` row and nothing else.
+
+A divergence that a person had resolved by hand (`services.incident_work.resolve_incident`) and
+that this sync sees again reopens that incident (audited, with no actor) rather than opening a new
+one: the person's resolution was contradicted. One extra query, only when the sync has new
+divergences. One the sync had resolved itself comes back as a new incident, as always.
 """
 
 from __future__ import annotations
@@ -36,16 +41,20 @@ from dashboard.domain.instruments import InstrumentSpec, normalise_symbol
 from dashboard.domain.numbers import DomainError, money
 from dashboard.domain.reconciliation import (
     BrokerPosition,
+    Divergence,
     ExitDeal,
     IncidentPlan,
     LocalPosition,
     OpenIncident,
+    PersonResolved,
     ReconciliationResult,
     plan_incidents,
+    plan_reopens,
     reconcile,
     stop_or_none,
 )
 from dashboard.services.alerts.outbox import add_incident_alerts, heard_from
+from dashboard.services.audit import AuditAction, audit
 from dashboard.services.errors import InvalidInput
 from dashboard.services.ingestion.common import instrument_specs, lock_account
 from dashboard.services.ingestion.inputs import SyncSnapshotIn, parse
@@ -83,6 +92,8 @@ class SyncResult:
     resolved_incidents: int
     created: bool
     touched: Touched = field(default_factory=Touched)
+    #: Incidents a person had resolved that this sync saw again (reopened, not new).
+    reopened_incidents: int = 0
 
 
 async def record_sync(db: Database, snapshot: SyncSnapshotIn | dict[str, Any]) -> SyncResult:
@@ -190,6 +201,12 @@ async def _record(session: AsyncSession, snap: SyncSnapshotIn) -> SyncResult:
         )
     except DomainError as error:
         raise InvalidInput(str(error)) from None
+    reopen_rows: dict[int, DivergenceIncident] = {}
+    if plan.new:
+        reopen_rows = await _person_resolved(session, account.id, plan.new)
+        plan = plan_reopens(
+            plan, [PersonResolved(r.id, r.kind, r.broker_position_id) for r in reopen_rows.values()]
+        )
 
     log = _log(
         account,
@@ -225,7 +242,9 @@ async def _record(session: AsyncSession, snap: SyncSnapshotIn) -> SyncResult:
         }
     adopted = _apply_broker_facts(session, account, snap, result, by_identifier, broker, deals, closed)
     await session.flush()
-    raised, resolved = _apply_incidents(session, account, state, log, plan, open_rows, by_identifier)
+    raised, resolved = _apply_incidents(
+        session, account, state, log, plan, open_rows, by_identifier, reopen_rows
+    )
     await add_incident_alerts(session, account, raised, resolved, log.created_at)
     await _count_sync(session, state, log)
     closed_now = sum(d.kind is DivergenceKind.CLOSED_AT_BROKER for d in result.divergences)
@@ -239,7 +258,27 @@ async def _record(session: AsyncSession, snap: SyncSnapshotIn) -> SyncResult:
         len(plan.resolved),
         True,
         touched,
+        len(plan.reopened),
     )
+
+
+async def _person_resolved(
+    session: AsyncSession, account_id: int, new: list[Divergence]
+) -> dict[int, DivergenceIncident]:
+    """The account's incidents a person resolved on the positions of this sync's new divergences
+    (the kind is matched by `plan_reopens`), by id."""
+    identifiers = sorted({d.identifier for d in new})
+    rows = (
+        await session.execute(
+            select(DivergenceIncident).where(
+                DivergenceIncident.account_id == account_id,
+                DivergenceIncident.broker_position_id.in_(identifiers),
+                DivergenceIncident.resolution == Resolution.MANUAL,
+                DivergenceIncident.resolved_by.is_not(None),
+            )
+        )
+    ).scalars()
+    return {row.id: row for row in rows}
 
 
 def _log(
@@ -422,9 +461,11 @@ def _apply_incidents(
     plan: IncidentPlan,
     open_rows: list[DivergenceIncident],
     local: dict[int, Position],
+    reopen_rows: dict[int, DivergenceIncident],
 ) -> tuple[list[DivergenceIncident], list[DivergenceIncident]]:
-    """Apply the incident plan; returns the incidents that became critical and the critical ones
-    that were resolved or are no longer critical (their alerts)."""
+    """Apply the incident plan; returns the incidents that became critical (a reopened critical
+    one among them) and the critical ones that were resolved or are no longer critical (their
+    alerts)."""
     state_delta_open = 0
     state_delta_critical = 0
     raised: list[DivergenceIncident] = []
@@ -467,6 +508,13 @@ def _apply_incidents(
         row.occurrences += 1
         row.last_log_id, row.last_seen_at = log.id, at
         row.severity, row.local_value, row.broker_value = seen.severity, seen.local_value, seen.broker_value
+    for reopened, seen in plan.reopened:
+        row = reopen_rows[reopened.incident_id]
+        _reopen(session, row, seen, log)
+        state_delta_open += 1
+        if seen.severity is Severity.CRITICAL:
+            state_delta_critical += 1
+            raised.append(row)
     for incident in plan.escalated:
         rows[incident.incident_id].escalated_at = at
     for incident in plan.resolved:
@@ -480,3 +528,35 @@ def _apply_incidents(
     state.open_incidents = (state.open_incidents or 0) + state_delta_open
     state.open_critical_incidents = (state.open_critical_incidents or 0) + state_delta_critical
     return raised, cleared
+
+
+def _reopen(session: AsyncSession, row: DivergenceIncident, seen: Divergence, log: ReconciliationLog) -> None:
+    """A person's resolution contradicted by the broker: the incident is open again, nobody's
+    acknowledgement stands, and the resolution it had (who, when, the note) goes to the audit trail
+    (the note is also among the incident's comments, written when it was resolved)."""
+    previous = {
+        "account_id": row.account_id,
+        "kind": row.kind.value,
+        "broker_position_id": row.broker_position_id,
+        "previous_resolved_by": row.resolved_by,
+        "previous_resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
+        "previous_note": row.resolution_note,
+        "log_id": log.id,
+    }
+    at = log.created_at
+    row.resolution = Resolution.OPEN
+    row.resolved_at = row.resolved_by = row.resolution_note = None
+    row.acknowledged_at = row.acknowledged_by = None
+    row.reopened_at = at
+    row.reopen_count = (row.reopen_count or 0) + 1
+    row.occurrences += 1
+    row.last_log_id, row.last_seen_at = log.id, at
+    row.severity, row.local_value, row.broker_value = seen.severity, seen.local_value, seen.broker_value
+    row.action = seen.action
+    audit(
+        session,
+        AuditAction.INCIDENT_REOPENED,
+        actor_user_id=None,
+        target=f"incident:{row.id}",
+        detail={**previous, "reopen_count": row.reopen_count, "severity": seen.severity.value},
+    )
