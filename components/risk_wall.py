@@ -1,7 +1,8 @@
 """The risk wall (`/risk`): every account's drawdown gauge, worst first, filtered by level and
-name; a click opens that account's guards. Cards are created once per account and then only
-updated, shown, hidden or moved. In the past view (`live.at`) the wall is the one of that moment
-and a click opens that account's guards at the same moment."""
+name; a click opens that account's guards, the link under the card the account's own page (its
+limits and the room left, its HWM). Cards are created once per account and then only updated,
+shown, hidden or moved. In the past view (`live.at`) the wall is the one of that moment and a
+click opens that account's guards at the same moment (the account page is live only: no link)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from nicegui import ui
 
 from components.as_of_url import url_with
 from components.gauge import Gauge
+from components.guards import LINK_COLORS, account_path
 from components.live import LivePage, LivePanel
 from dashboard.cache.base_queries import Cached
 from dashboard.schemas.guards import AccountGuardList, AccountGuardState
@@ -32,7 +34,9 @@ class RiskWallPanel(LivePanel[Cached[AccountGuardList]]):
             self.search.mark("name-filter")
             self.summary = ui.label().classes("text-sm").mark("wall-summary")
         self.grid = ui.row().classes("w-full gap-3 flex-wrap").mark("wall")
-        self.cards: dict[int, tuple[ui.card, Gauge, ui.label]] = {}
+        # Per account: what is shown, hidden and moved (the card, with its link below it when
+        # live), the gauge and the line.
+        self.cards: dict[int, tuple[ui.element, Gauge, ui.label]] = {}
         self.order: list[int] = []
         live.add(self)
 
@@ -86,7 +90,10 @@ class RiskWallPanel(LivePanel[Cached[AccountGuardList]]):
 
     def _card(self, a: AccountGuardState) -> None:
         with self.grid:
-            card = ui.card().classes("w-64 max-sm:w-full gap-0 cursor-pointer")
+            # The link sits beside the card, not in it: a link inside a link is not operable.
+            place = ui.column().classes("w-64 max-sm:w-full gap-1")
+        with place:
+            card = ui.card().classes("w-full gap-0 cursor-pointer")
             target = url_with("/guards", {"account": str(a.account_id)}, self.live.at)
             # A link for keyboards and screen readers too: focusable, opened with Enter.
             card.props("tabindex=0 role=link")  # its text (name, login, level) is its name
@@ -97,4 +104,10 @@ class RiskWallPanel(LivePanel[Cached[AccountGuardList]]):
                 ui.label(f"{a.name} ({a.broker_login})").classes("font-medium")
                 gauge = Gauge(f"wall-gauge-{a.account_id}")
                 line = ui.label().classes("text-xs").mark(f"wall-line-{a.account_id}")
-        self.cards[a.account_id] = (card, gauge, line)
+            if self.live.at is None:
+                link = ui.link("Limits and room", account_path(a.account_id)).classes(
+                    f"text-xs px-1 {LINK_COLORS}"
+                )
+                link.props["aria-label"] = f"Limits and room of {a.name} ({a.broker_login})"
+                link.mark(f"wall-account-{a.account_id}")
+        self.cards[a.account_id] = (place, gauge, line)
