@@ -73,7 +73,7 @@ class AdminContext:
 
     @classmethod
     def of(cls, live: LivePage, addr: str | None) -> AdminContext:
-        return cls(live, UserAdmin(live.runtime.write, live.runtime.auth), addr, ui.element("div"))
+        return cls(live, live.runtime.users, addr, ui.element("div"))
 
     def dialog(self) -> ui.dialog:
         """A dialog on the page's own host, deleted once it is closed."""

@@ -101,7 +101,7 @@ class Runtime:
             allow_demo_users=self.settings.env is Environment.DEMO,
             on_login=lambda outcome: self.metrics.logins.labels(outcome).inc(),
         )
-        self.users = UserAdmin(self.write)
+        self.users = UserAdmin(self.write, self.auth)
         self.leadership = Leadership(self.settings.database_url, on_change=self.metrics.leader.set)
         self.alert_secrets = ChannelSecrets.of(self.settings.alerts_key)
         self.ack_links = AckLinks(self.tokens.derive_key("alert-ack-link"), self.settings.public_url)

@@ -53,7 +53,7 @@ CONFLICT: dict[int | str, dict[str, object]] = {
 
 
 def _admin(runtime: Runtime) -> UserAdmin:
-    return UserAdmin(runtime.write, runtime.auth)
+    return runtime.users
 
 
 def _browser_ttl(runtime: Runtime) -> timedelta:
