@@ -43,6 +43,7 @@ nav a[aria-current="page"] { outline: 1px solid currentColor; }
 /* Dark mode: primary as a text colour (flat and outline buttons, focused fields) in a lighter
    tint; filled primary (white text on it) keeps the darker one. */
 body.body--dark .text-primary { --q-primary: #60a5fa; }
+body.body--dark .text-negative { --q-negative: #f87171; }
 /* Dark mode: Plotly's texts, grid lines and plot area follow the page instead of staying dark
    grey on dark (the figures are the same for both modes). */
 body.body--dark .js-plotly-plot :is(.xaxislayer-above, .yaxislayer-above, .legend, .infolayer,

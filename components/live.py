@@ -176,14 +176,16 @@ class LivePage:
 
     @classmethod
     def for_request(cls, request: Any, path: str) -> LivePage:
-        """The live context of a page request that the session guard has let through."""
+        """The live context of a page request that the session guard has let through. `path` is the
+        page's route; the request's own path (`/accounts/12`, not `/accounts/{account_id}`) is what
+        a session that ends sends back to after the login."""
         principal: Principal = request.state.principal
         runtime = current_runtime()
         return cls(
             runtime=runtime,
             principal=principal,
             token=request.state.session_token,
-            path=path,
+            path=request.url.path if "{" in path else path,
             interval_s=remembered_refresh(principal.user_id, runtime.settings.page_refresh_s),
         )
 

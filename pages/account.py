@@ -1,5 +1,6 @@
 """`/accounts/{account_id}`: one account: its gauges, its limits and the room left under each (with
-the edit form and the HWM reset for risk and admin), its equity curve with the HWM resets marked,
+the edit form and the HWM reset for risk and admin), its prop-challenge objectives, a link to its
+audit trail (risk and admin), its equity curve with the HWM resets marked,
 and its guard events. An id that does not exist, or an account the viewer may not see, is the same
 "Account not found" (no oracle telling the two apart)."""
 
@@ -14,6 +15,7 @@ from components.cards import MUTED, heading
 from components.guards import LINK_COLORS, AccountPanel, GaugesPanel
 from components.limits import LimitsPanel
 from components.live import LivePage
+from components.objectives import ObjectivesPanel
 from components.page import live_page
 from dashboard.schemas.guards import AccountGuardList
 from dashboard.services.errors import NotFound
@@ -61,10 +63,13 @@ async def page(live: LivePage, params: Mapping[str, str]) -> None:
         "account-heading"
     )
     GaugesPanel(live, [state], {account_id: label}, account_id=account_id)
+    if live.principal.role.sees_all:
+        ui.link("This account's audit trail", f"/audit?account={account_id}").classes(LINK_COLORS).mark(
+            "account-audit"
+        )
     LimitsPanel(live, account_id)
-    # Prop-challenge objectives: `components.objectives.ObjectivesPanel(live, account_id)` is to be
-    # built inside this container (profit target progress, days, pass/fail), beside the limits.
-    ui.column().classes("w-full gap-2").mark("account-objectives")
+    with ui.column().classes("w-full gap-2").mark("account-objectives"):
+        ObjectivesPanel(live, account_id)  # says so itself when the account runs no challenge
     AccountPanel(live, {account_id: label}, account_id, choose=False)
 
 

@@ -265,6 +265,8 @@ class DivergenceIncident(Base):
         Index(None, "last_log_id"),
         Index(None, "first_seen_at"),
         Index(None, "resolution", "first_seen_at"),
+        # Time-to-resolve over the last days (the work-item stats) and the as-of open list.
+        Index(None, "resolved_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

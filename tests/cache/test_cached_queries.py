@@ -22,7 +22,8 @@ from dashboard.services.ingestion.equity import record_equity
 from dashboard.services.ingestion.positions import record_position_opened
 from dashboard.services.ingestion.quotes import record_quotes
 from dashboard.services.ingestion.sync import record_sync
-from dashboard.services.queries import accounts, guards, positions, reconciliation
+from dashboard.services.queries import accounts, guards, limits, objectives, positions, reconciliation
+from dashboard.services.risk_limits import change_limits, reset_hwm
 from dashboard.services.viewer import Viewer
 from tests.conftest import CacheFactory
 from tests.factories import T0, make_account, make_instruments, make_position, make_user
@@ -104,6 +105,15 @@ def reads(q: CachedQueries, world: World, viewer_name: str) -> dict[str, Read]:
         ),
         "market": (lambda: _m(q.market_guards(viewer)), lambda: guards.market_guards(db, viewer)),
         "accounts": (lambda: _m(q.list_accounts(viewer)), lambda: accounts.list_accounts(db, viewer)),
+        "limits": (lambda: _m(q.account_limits(viewer, own)), lambda: limits.account_limits(db, viewer, own)),
+        "hwm_resets": (
+            lambda: _m(q.hwm_resets(viewer, own, since=SINCE)),
+            lambda: limits.hwm_resets(db, viewer, own, since=SINCE),
+        ),
+        "objectives": (
+            lambda: _m(q.account_objectives(viewer, own)),
+            lambda: objectives.account_objectives(db, viewer, own),
+        ),
     }
     if viewer.sees_all:
         table["risk_wall"] = (lambda: _m(q.risk_wall(viewer)), lambda: guards.risk_wall(db, viewer))
@@ -240,6 +250,31 @@ async def test_every_read_is_current_after_each_kind_of_write(database: Database
                 },
             ),
         ),
+        (
+            "limits",
+            lambda: change_limits(
+                database,
+                world.viewers["risk"],
+                account_a,
+                {
+                    "dd_warning_pct": "5",
+                    "dd_critical_pct": "8",
+                    "daily_loss_limit_pct": "5",
+                    "daily_loss_basis": "max_sod_balance_equity",
+                    "max_loss_limit_pct": "10",
+                    "max_loss_mode": "static",
+                    "day_reset_tz": "UTC",
+                    "day_reset_hour": 0,
+                    "silence_timeout_s": 300,
+                    "prop_profit_target_pct": "8",
+                    "prop_min_trading_days": 4,
+                    "prop_max_days": 30,
+                    "prop_started_at": None,
+                    "reason": "phase 2",
+                },
+            ),
+        ),
+        ("hwm reset", lambda: reset_hwm(database, world.viewers["risk"], account_a, "new phase")),
         (
             "quotes",
             lambda: record_quotes(

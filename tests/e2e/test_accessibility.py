@@ -52,12 +52,23 @@ def _risk_loaded(page: Page) -> None:
     expect(page.locator(".indicatorlayer").first).to_be_attached(timeout=DATA_TIMEOUT)
 
 
-# Each page with what shows that its data is there.
+def _account_loaded(page: Page) -> None:
+    expect(page.locator(".q-table tbody tr").first).to_be_visible(timeout=DATA_TIMEOUT)  # the limits
+    expect(page.locator(".indicatorlayer").first).to_be_attached(timeout=DATA_TIMEOUT)
+
+
+def _audit_loaded(page: Page) -> None:
+    expect(page.locator(".q-table tbody tr").first).to_be_visible(timeout=DATA_TIMEOUT)
+
+
+# Each page with what shows that its data is there (the admin page is checked by its own test).
 PAGES: dict[str, Callable[[Page], None]] = {
     "/reconciliation": _reconciliation_loaded,
     "/positions": _positions_loaded,
     "/guards": _guards_loaded,
     "/risk": _risk_loaded,
+    "/accounts/1": _account_loaded,
+    "/audit": _audit_loaded,
 }
 
 
@@ -151,7 +162,7 @@ def test_page_has_no_serious_violations(base: str, risk_user: BrowserContext, pa
     PAGES[path](page)
     settled(page)
     set_mode(page, mode)
-    check(page, f"{path.strip('/')}-{mode}")
+    check(page, f"{path.strip('/').replace('/', '-')}-{mode}")
     page.close()
 
 

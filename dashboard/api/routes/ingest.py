@@ -42,6 +42,7 @@ async def ingest_sync(body: SyncSnapshotIn, bridge: Service) -> IngestAccepted:
             "divergences": result.divergences,
             "new_incidents": result.new_incidents,
             "resolved_incidents": result.resolved_incidents,
+            "reopened_incidents": result.reopened_incidents,
         },
     )
 

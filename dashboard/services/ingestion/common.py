@@ -14,16 +14,18 @@ async def lock_account(session: AsyncSession, account_id: int) -> tuple[TradingA
     """The account and its risk-state row, locked for this transaction.
 
     Locking the one risk-state row serialises concurrent writers of the same account on PostgreSQL
-    (SQLite serialises writers anyway), so counters and the HWM never lose an update.
+    (SQLite serialises writers anyway), so counters and the HWM never lose an update. The account
+    is read after the lock is granted: a limit change (which holds the same lock) that committed
+    while this writer waited is then what the snapshot is judged by, not the limits of before.
     """
-    account = await session.get(TradingAccount, account_id)
-    if account is None:
-        raise InvalidInput(f"account_id: unknown account {account_id}", field="account_id")
     state = (
         await session.execute(
             select(AccountRiskState).where(AccountRiskState.account_id == account_id).with_for_update()
         )
     ).scalar_one_or_none()
+    account = await session.get(TradingAccount, account_id)
+    if account is None:
+        raise InvalidInput(f"account_id: unknown account {account_id}", field="account_id")
     if state is None:
         state = AccountRiskState(account_id=account.id, user_id=account.user_id)
         session.add(state)

@@ -904,9 +904,9 @@ async def open_incidents_at(
     latest stored (each sighting overwrites them; no history).
 
     Index: `(user_id, first_seen_at)` (`(first_seen_at)` for risk/admin) over the incidents seen
-    by `at`: it grows with the history. An index on `(resolved_at)` would make it "currently open
-    plus resolved since `at`" (proposed, not added). Sightings: `(account_id, created_at)` of the
-    logs, one range per incident concerned.
+    by `at`: it grows with the history. The `(resolved_at)` index (0010) could make it "currently
+    open plus resolved since `at`"; this read does not use it yet. Sightings: `(account_id,
+    created_at)` of the logs, one range per incident concerned.
     """
     at, _ = resolve_at(at, now)
     stmt = scoped(select(*_INCIDENT_COLUMNS).where(_incident_open_at(at)), DivergenceIncident.user_id, viewer)
@@ -945,6 +945,8 @@ async def open_incidents_at(
         row["resolution"], row["resolved_at"] = Resolution.OPEN, None
         if row["escalated_at"] is not None and row["escalated_at"] > at:
             row["escalated_at"] = None
+        if row.get("acknowledged_at") is not None and row["acknowledged_at"] > at:
+            row["acknowledged_at"] = None  # acknowledged later: at the moment it was still open
         if row["last_seen_at"] > at:
             count, last = sightings.get(row["id"], (0, None))
             row["occurrences"] = max(1, min(count, row["occurrences"]))

@@ -1,6 +1,7 @@
 """incidents as work items (acknowledgement, assignee, a person's resolution and its note, reopen,
-comments), HWM resets, stored service tokens (so they can be listed and revoked), the
-prop-challenge objectives of an account, and the account an audit entry concerns
+comments, an index on resolved_at for time-to-resolve), HWM resets, stored service tokens (so they
+can be listed and revoked), the prop-challenge objectives of an account, and the account an audit
+entry concerns
 
 Revision ID: 0010
 Revises: 0009
@@ -48,6 +49,7 @@ def upgrade() -> None:
     op.add_column(incidents, sa.Column("resolution_note", sa.Text(), nullable=True))
     op.add_column(incidents, _when("reopened_at"))
     op.add_column(incidents, sa.Column("reopen_count", sa.Integer(), nullable=False, server_default="0"))
+    op.create_index(op.f("ix_reconciliation_divergences_resolved_at"), incidents, ["resolved_at"])
 
     accounts = "trading_accounts"
     op.add_column(
@@ -187,6 +189,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_incident_comments_incident_id_created_at"), table_name="incident_comments")
     op.drop_table("incident_comments")
     op.drop_index(op.f("ix_audit_log_account_id_created_at"), table_name="audit_log")
+    op.drop_index(op.f("ix_reconciliation_divergences_resolved_at"), table_name="reconciliation_divergences")
     if op.get_bind().dialect.name == "sqlite":
         # Columns without a foreign key go in place (SQLite >= 3.35); the incidents' need a rebuild.
         for table in ("trading_accounts", "audit_log"):
