@@ -36,7 +36,7 @@ from dashboard.metrics import RequestMetrics
 from dashboard.runtime import NotReady, Runtime, current_metrics, current_runtime, install_runtime
 from dashboard.services.errors import ServiceError
 from dashboard.settings import Environment, Settings
-from dashboard.web import session, socket_rooms
+from dashboard.web import session, socket_events, socket_rooms
 from dashboard.web.graceful import GracefulServer
 from dashboard.web.guards import ASGIApp, OriginGuard, SessionGuard
 from dashboard.web.proxies import behind_proxies
@@ -104,6 +104,7 @@ def configure(settings: Settings, *, demo: bool) -> JwtSecret:
     app.storage.max_tab_storage_age = 600
     app.include_router(session.router)
     socket_rooms.install(core.sio)
+    socket_events.install(core.sio)  # a page's events only from that page's own sockets
     # Added first = inner: the origin check runs before the session check.
     app.add_middleware(SessionGuard)
     app.add_middleware(OriginGuard)

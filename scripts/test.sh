@@ -7,4 +7,4 @@ bash scripts/ensure_services.sh
 # Two workers (TEST_WORKERS=0 runs in one process): the suite mostly waits on subprocesses,
 # browsers and page ticks, so two workers on two cores halve the wall time. `loadscope` keeps each
 # module on one worker, so a module's shared app, cluster or browser is started once.
-exec "$VENV/bin/python" -m pytest -n "${TEST_WORKERS:-2}" --dist loadscope "$@"
+exec "$VENV/bin/python" -m pytest -n "${TEST_WORKERS:-2}" --dist loadscope --durations=15 "$@"

@@ -197,9 +197,22 @@ _NEEDS = {
 }
 
 
+#: Modules that each start apps, browsers or clusters (tens of seconds to minutes apiece). They run
+#: first: xdist hands out modules in collection order, and these at the end left one worker alone
+#: with them for the last third of the run while the other had finished.
+SLOW_FIRST = ("tests/e2e/", "tests/cluster/", "tests/test_", "tests/alerts/test_alerts_process.py")
+
+
+def _slow_first(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    return 0 if path.startswith(SLOW_FIRST) else 1
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test with the services it needs, from its fixtures (and the backend parameter),
-    so that `-m "not postgres and not redis and not browser"` selects the quick, local ones."""
+    so that `-m "not postgres and not redis and not browser"` selects the quick, local ones; and
+    put the slow modules first (a stable sort: each module's tests stay together, in order)."""
+    items.sort(key=_slow_first)
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         needs = {mark for fixture, mark in _NEEDS.items() if fixture in names}

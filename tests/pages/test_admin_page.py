@@ -276,3 +276,15 @@ async def test_a_non_admin_calling_the_administration_directly_changes_nothing(w
     assert {u.email for u in users} == {web.world.email(n) for n in ("a", "b", "risk", "admin", "bot")}
     assert all(u.is_active and u.session_version == 0 for u in users)
     assert {u.email: u.role.value for u in users}[web.world.email("risk")] == "risk"
+
+
+async def test_the_app_takes_a_pages_events_only_from_its_own_sockets(web: Web) -> None:
+    """The production configuration replaces NiceGUI's socket `event` handler with the one that
+    checks the sending socket belongs to the page (`dashboard.web.socket_events`)."""
+    from nicegui import core
+
+    from dashboard.web import socket_events
+
+    await web.login("admin")
+    await web.user.open("/admin")
+    assert core.sio.handlers["/"]["event"] is socket_events.on_event

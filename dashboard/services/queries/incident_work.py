@@ -96,6 +96,14 @@ def _group(stats: GroupStats) -> dict[str, DurationStats]:
     return {"open": _spread(stats.open), "resolved": _spread(stats.resolved)}
 
 
+def _end_of_minute(moment: datetime) -> datetime:
+    """Ages are measured at the end of the current minute: every age then moves at once, once a
+    minute (shown in minutes, they would otherwise each turn over at their own second and the
+    card would be redrawn on almost every tick), and nothing opened by now is left out."""
+    start = moment.replace(second=0, microsecond=0)
+    return start if start == moment else start + timedelta(minutes=1)
+
+
 async def incident_stats(
     db: Database, viewer: Viewer, days: int = 7, now: datetime | None = None
 ) -> IncidentStats:
@@ -140,7 +148,7 @@ async def incident_stats(
         )
         for row in rows
     ]
-    result = compute_stats(timings, as_of, since)
+    result = compute_stats(timings, _end_of_minute(as_of), since)
     return IncidentStats(
         days=days,
         since=since,
