@@ -13,75 +13,17 @@ test. The API is otherwise used only to choose what to act on, never to act.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import SECRET, login, shot
+from tests.e2e.conftest import Desk, login, report_unknown_position, shot
 from tests.e2e.test_admin_e2e import new_user
-from tests.process import free_port, run_cli, running_app
 
 pytestmark = pytest.mark.browser
 
 TIMEOUT = 20_000
-BRIDGE_PASSWORD = "a bridge passphrase for the story"
-
-
-@dataclass(frozen=True)
-class Desk:
-    url: str
-    #: The bridge's token (a service user made with the CLI before the app started).
-    bridge: str
-
-
-@pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
-    tmp = tmp_path_factory.mktemp("desk-e2e")
-    env = {
-        "DASHBOARD_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'desk.sqlite3'}",
-        "DASHBOARD_JWT_SECRET": SECRET,
-        "DASHBOARD_PORT": str(free_port()),
-        "DASHBOARD_SIMULATE_INTERVAL_S": "3600",
-        "DASHBOARD_DEMO_ALERT_LOG": str(tmp / "demo-alerts.log"),
-    }
-    assert run_cli("demo", "seed", **env).returncode == 0
-    made = run_cli(
-        "users", "create", "bridge@desk.example", "--role", "service", input=BRIDGE_PASSWORD, **env
-    )
-    assert made.returncode == 0, made.stderr
-    issued = run_cli("users", "token", "bridge@desk.example", "--name", "story bridge", "--days", "1", **env)
-    assert issued.returncode == 0, issued.stderr
-    with running_app("--demo", log_path=tmp / "app.log", **env) as url:
-        yield Desk(url, issued.stdout.strip())
-    log = (tmp / "app.log").read_text()
-    assert "Traceback" not in log, log[-3000:]
-
-
-def report_unknown_position(desk: Desk, account_id: int) -> None:
-    """The bridge's sync of an account holding a position the platform never opened."""
-    body = {
-        "account_id": account_id,
-        "sync_id": "story-sync",
-        "taken_at": datetime.now(UTC).isoformat(),
-        "positions": [
-            {
-                "identifier": 990_001, "ticket": 990_001, "symbol": "EURUSD", "side": "buy", "volume": "0.10",
-                "price_open": "1.08000", "price_current": "1.08010",
-                "opened_at": datetime.now(UTC).isoformat(),
-            }
-        ],
-    }  # fmt: skip
-    response = httpx.post(
-        f"{desk.url}/api/v1/ingest/syncs",
-        json=body,
-        headers={"Authorization": f"Bearer {desk.bridge}"},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
 
 
 def bearer(base: str, email: str) -> dict[str, str]:
@@ -105,7 +47,7 @@ def test_a_desk_works_in_the_browser_and_finds_every_action_on_the_audit_page(
     wall = httpx.get(f"{base}/api/v1/risk/accounts", headers=risk_api, timeout=10).json()["accounts"]
     account = next(a for a in wall if a["hwm"] is not None and a["daily_loss_limit_pct"] is None)
     account_path = f"/accounts/{account['account_id']}"
-    report_unknown_position(desk, account["account_id"])
+    identifier = report_unknown_position(desk, account["account_id"])
     incident = next(
         i
         for i in httpx.get(
@@ -114,7 +56,7 @@ def test_a_desk_works_in_the_browser_and_finds_every_action_on_the_audit_page(
             headers=risk_api,
             timeout=10,
         ).json()["incidents"]
-        if i["broker_position_id"] == 990_001
+        if i["broker_position_id"] == identifier
     )
 
     risk = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()

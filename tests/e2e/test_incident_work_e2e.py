@@ -2,43 +2,25 @@
 `/reconciliation`, is told a resolution note is required, writes one and resolves the incident;
 the API then shows it resolved by hand, with the note, by that user.
 
-The app runs as `run --demo` with its own settings: the simulator ticks once at start and then
-stays out of the way, so no sync resolves or reopens the incident while the test works on it.
+The app is the e2e `desk` (`run --demo`, the simulator ticking once at start, then once an hour):
+its bridge reports a position the platform never opened, an incident that no sync resolves or
+reopens while the test works on it (the seed's own open incidents may be resolved by that first
+tick).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.e2e.conftest import SECRET, login, shot
-from tests.process import free_port, run_cli, running_app
+from tests.e2e.conftest import Desk, login, report_unknown_position, shot
 
 pytestmark = pytest.mark.browser
 
 NOTE = "Broker confirmed the position; booked by hand"
-
-
-@pytest.fixture(scope="module")
-def quiet_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("incident-e2e")
-    port = free_port()
-    env = {
-        "DASHBOARD_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'e2e.sqlite3'}",
-        "DASHBOARD_JWT_SECRET": SECRET,
-        "DASHBOARD_PORT": str(port),
-        "DASHBOARD_SIMULATE_INTERVAL_S": "3600",
-        "DASHBOARD_DEMO_ALERT_LOG": str(tmp / "demo-alerts.log"),
-    }
-    assert run_cli("demo", "seed", **env).returncode == 0
-    with running_app("--demo", log_path=tmp / "app.log", **env) as url:
-        yield url
-    log = (tmp / "app.log").read_text()
-    assert "Traceback" not in log, log[-3000:]
 
 
 def risk_headers(base: str) -> dict[str, str]:
@@ -47,13 +29,15 @@ def risk_headers(base: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-def test_risk_resolves_an_incident_with_a_note_in_the_browser(quiet_app: str, browser: Browser) -> None:
+def test_risk_resolves_an_incident_with_a_note_in_the_browser(desk: Desk, browser: Browser) -> None:
+    quiet_app = desk.url
     headers = risk_headers(quiet_app)
+    accounts = httpx.get(f"{quiet_app}/api/v1/accounts", headers=headers, timeout=10).json()["accounts"]
+    identifier = report_unknown_position(desk, accounts[0]["id"])
     listed = httpx.get(
         f"{quiet_app}/api/v1/reconciliation/incidents", params={"resolution": "open"}, headers=headers
     ).json()["incidents"]
-    assert listed, "the demo seed leaves open incidents"
-    incident = listed[0]
+    incident = next(i for i in listed if i["broker_position_id"] == identifier)
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     page = context.new_page()
     login(page, quiet_app, "risk@demo.local")
