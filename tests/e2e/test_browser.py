@@ -123,8 +123,15 @@ def test_phone_shows_open_incidents_as_cards(base: str, browser: Browser) -> Non
     expect(incident).to_be_visible(timeout=60_000)
     # The live list may re-render a card between two calls (a new incident takes first place), so
     # scroll to it and read it in one step in the page.
-    text = incident.evaluate("card => { card.scrollIntoView({block: 'center'}); return card.innerText; }")
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # A card caught while Vue re-renders it can read as one line: read again until it is whole.
+    lines: list[str] = []
+    for _ in range(40):
+        text = incident.evaluate("card => { card.scrollIntoView({block: 'center'}); return card.innerText; }")
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        if len(lines) >= 5:
+            break
+        page.wait_for_timeout(250)
+    assert len(lines) >= 5, lines
     kind, severity, symbol, age, account = lines[:5]
     assert re.fullmatch(r"[a-z_]+", kind) and severity in ("info", "warning", "critical"), lines
     assert symbol and re.fullmatch(r"\d+ (min|h \d+ min|d \d+ h)", age) and account, lines
