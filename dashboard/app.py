@@ -37,6 +37,7 @@ from dashboard.runtime import NotReady, Runtime, current_metrics, current_runtim
 from dashboard.services.errors import ServiceError
 from dashboard.settings import Environment, Settings
 from dashboard.web import session, socket_events, socket_rooms
+from dashboard.web.client_gone import ClientGone
 from dashboard.web.graceful import GracefulServer
 from dashboard.web.guards import ASGIApp, OriginGuard, SessionGuard
 from dashboard.web.proxies import behind_proxies
@@ -215,9 +216,12 @@ async def drain(wait_s: float) -> None:
 
 def served(api: FastAPI, trusted_proxies: Sequence[str] = ()) -> ASGIApp:
     """What the server runs: the client as the trusted proxies report it, every request timed for
-    `/metrics`, then the pages' socket straight to socket.io and everything else to the API, with
+    `/metrics`, a client that left mid-request not logged as an error (`ClientGone`), then the
+    pages' socket straight to socket.io and everything else to the API, with
     the pages mounted behind it."""
-    return behind_proxies(RequestMetrics(SocketRoute(api, sio_app), current_metrics), trusted_proxies)
+    return behind_proxies(
+        RequestMetrics(ClientGone(SocketRoute(api, sio_app)), current_metrics), trusted_proxies
+    )
 
 
 __all__ = ["configure", "drain", "serve", "served"]
