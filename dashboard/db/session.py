@@ -45,9 +45,16 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session whose transaction commits on success and rolls back on any error."""
+        """A session whose transaction commits on success and rolls back on any error.
+
+        Begun through the factory, not `session.begin()`: its end (commit or rollback, and the
+        connection's return to the pool) then runs to completion even when the task is cancelled
+        meanwhile (a stopping app, a lost leadership). Ended by hand, a cancellation could land in
+        the middle of the pool's reset: SQLAlchemy logs that as an error with a traceback and
+        throws the connection away.
+        """
         try:
-            async with self._sessions() as session, session.begin():
+            async with self._sessions.begin() as session:
                 yield session
         except Exception as error:
             self._raise_if_outage(error)
