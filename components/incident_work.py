@@ -138,29 +138,43 @@ class IncidentDetailPanel(LivePanel[DetailView | None]):
                 resolve.mark("incident-resolve")
 
     async def open(self, incident_id: int) -> None:
-        """Show one incident (from a row's "Open")."""
-        shown = self.incident_id, self.comments_shown
-        self.incident_id, self.comments_shown = incident_id, None
+        """Show one incident (from a row's "Open"). It becomes the panel's incident only once it
+        was read: an action under way meanwhile (a comment's refresh) keeps reading the incident
+        it acted on, never one this viewer may not see."""
         try:
-            await self.refresh()
-        except NotFound:
-            self.incident_id, self.comments_shown = shown  # the one shown before stays
+            data = await self._read(incident_id)
+        except NotFound:  # the one shown before stays
             ui.notify("That incident is not visible to you", type="warning")
             return
+        self.incident_id, self.comments_shown = incident_id, None
+        self.show(data)
+        self.live.shown(self, data)
         if self.acts:
             self.note.value = ""
         self.dialog.open()
 
     async def fetch(self) -> DetailView | None:
-        if self.incident_id is None:
+        incident_id = self.incident_id
+        if incident_id is None:
             return None
+        try:
+            return await self._read(incident_id)
+        except NotFound:
+            # No longer visible to this viewer (its account changed hands): nothing left to show.
+            if self.incident_id == incident_id:
+                self.incident_id, self.comments_shown = None, None
+            return None
+
+    async def _read(self, incident_id: int) -> DetailView:
         queries, viewer = self.live.runtime.queries, self.live.principal.viewer
-        detail = await queries.incident_detail(viewer, self.incident_id)
+        detail = await queries.incident_detail(viewer, incident_id)
         people = await queries.assignable_users(viewer) if self.acts else None
         return DetailView(detail, people)
 
     def show(self, data: DetailView | None) -> None:
         if data is None:
+            if self.incident_id is None:
+                self.dialog.close()
             return
         incident = data.detail.model
         live = self.live
@@ -233,7 +247,8 @@ class IncidentDetailPanel(LivePanel[DetailView | None]):
         viewer = live.principal.viewer
         ok = await run_action(live, lambda: live.runtime.write(service, viewer, incident_id, *args), done)
         if ok:
-            await self.refresh()
+            if self.incident_id == incident_id:  # not if another incident was opened meanwhile
+                await self.refresh()
             for panel in self.listeners:
                 await panel.refresh()
         return ok

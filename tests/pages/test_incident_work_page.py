@@ -209,3 +209,36 @@ async def test_a_trader_sees_state_and_comments_but_no_action(web: Web) -> None:
     async with runtime.database.read_session() as s:
         comments = (await s.execute(select(func.count()).select_from(IncidentComment))).scalar_one()
     assert comments == 1
+
+
+async def test_an_incident_opened_while_a_comment_is_written_never_swaps_the_comments_refresh(
+    web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CI once caught this race: a hand-made "open" of someone else's incident made it the panel's
+    incident while the open was still being read, and the comment's refresh then read that one
+    and failed with a traceback. Here the other read is held until the comment is written."""
+    own, other = await incident_of(web, "a"), await incident_of(web, "b")
+    queries = current_runtime().queries
+    held, release = asyncio.Event(), asyncio.Event()
+    read = queries.incident_detail
+
+    async def held_for_the_other(viewer: Viewer, incident_id: int) -> Any:
+        if incident_id == other.id:
+            held.set()
+            await release.wait()
+        return await read(viewer, incident_id)
+
+    monkeypatch.setattr(queries, "incident_detail", held_for_the_other)
+    await web.login("a")
+    await web.user.open("/reconciliation")
+    await open_detail(web, own.id)
+    web.user.find(marker="incidents").trigger("open", {"id": other.id})
+    await asyncio.wait_for(held.wait(), 5)
+    web.user.find(marker="incident-comment-body").type("written while another opened")
+    web.user.find(marker="incident-comment").click()
+    await web.user.should_see("Comment added", retries=40)
+    release.set()
+    await web.user.should_see("That incident is not visible to you", retries=40)
+    await web.see("incident-title", "sl_mismatch on EURUSD")
+    await web.user.should_see("written while another opened", retries=40)
+    assert await incident_audit() == ["incident_commented"]
