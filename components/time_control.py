@@ -90,8 +90,8 @@ class TimeControl:
                 f"{raw_days} days and sync logs {log_days} days; before that, gauges, equity and sync "
                 "totals are hourly values (up to an hour before the moment)"
                 + (", as for this moment." if hourly else "."),
-                "The P&L, swap and price of positions open then were not stored (shown as –). Names, "
-                "thresholds and limits are today's.",
+                "The P&L, swap and price of positions open then were not stored (shown as –). "
+                "Thresholds and limits are those in force then; names are today's.",
                 "Level-change toasts and acknowledgements are off in this view.",
             ]
             for note in notes:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select, update
 
-from dashboard.db.models import EquityHourly, EquitySnapshot, GuardEvent, User
+from dashboard.db.models import AuditLog, EquityHourly, EquitySnapshot, GuardEvent, User
 from dashboard.db.session import Database
 from dashboard.domain.enums import DivergenceKind, Health, Level, Resolution, Role, Severity, SyncStatus
 from dashboard.services.alerts.silence import mark_silent_accounts
@@ -37,6 +37,7 @@ from dashboard.services.queries.guards import account_guards, equity_curve, guar
 from dashboard.services.queries.positions import open_positions
 from dashboard.services.queries.reconciliation import open_incidents, reconciliation_status
 from dashboard.services.retention import run_retention
+from dashboard.services.risk_limits import change_limits
 from dashboard.services.viewer import Viewer
 from tests.factories import make_account, make_instruments, make_user
 
@@ -549,3 +550,44 @@ async def test_the_daily_loss_level_is_the_one_the_page_showed_with_its_hysteres
     assert (then.daily_loss_pct, then.daily_loss_level) == (Decimal("2.7500"), Level.WARNING)
     calm = one(await account_guards_at(database, h.alice, at(9, 12), now=NOW), account.id)
     assert (calm.daily_loss_pct, calm.daily_loss_level) == (Decimal("2.0000"), Level.NORMAL)
+
+
+async def test_the_gauges_are_judged_by_the_limits_in_force_at_the_moment(database: Database) -> None:
+    """Two limit changes after the breach, dated into the day: each moment is judged, and shows,
+    the thresholds in force then (the audit rows' `before`), not today's."""
+    h = await build_history(database)
+    kept = {
+        "daily_loss_limit_pct": "5",
+        "daily_loss_basis": "max_sod_balance_equity",
+        "max_loss_limit_pct": None,
+        "max_loss_mode": "static",
+        "day_reset_tz": "UTC",
+        "day_reset_hour": 0,
+        "silence_timeout_s": 300,
+        "prop_profit_target_pct": None,
+        "prop_min_trading_days": None,
+        "prop_max_days": None,
+        "prop_started_at": None,
+    }
+    for when, warning, critical in ((at(10, 20), "16", "20"), (at(11), "12", "25")):
+        limits = {**kept, "dd_warning_pct": warning, "dd_critical_pct": critical, "reason": "review"}
+        await change_limits(database, h.risk, h.a, limits)
+        async with database.session() as s:
+            newest = select(func.max(AuditLog.id)).where(AuditLog.action == "limits_changed")
+            dated = update(AuditLog).where(AuditLog.id == newest.scalar_subquery()).values(created_at=when)
+            await s.execute(dated)
+
+    def judged(state: Any) -> tuple[Decimal, Decimal, Decimal, Level]:
+        return state.dd_warning_pct, state.dd_critical_pct, state.drawdown_pct, state.dd_level
+
+    # 10:10, before both changes: 10 / 15, and 16.73 % is critical.
+    early = one(await account_guards_at(database, h.alice, at(10, 10), now=NOW), h.a)
+    assert judged(early) == (Decimal(10), Decimal(15), Decimal("16.7327"), Level.CRITICAL)
+    # 10:30, after the first: 16 / 20, and 16.53 % is a warning.
+    between = one(await risk_wall_at(database, h.risk, at(10, 30), now=NOW), h.a)
+    assert judged(between) == (Decimal(16), Decimal(20), Decimal("16.5347"), Level.WARNING)
+    # 11:30, after both: today's 12 / 25; the daily limit, unchanged, is still 5 %.
+    late = one(await account_guards_at(database, h.alice, at(11, 30), now=NOW), h.a)
+    assert judged(late)[:2] == (Decimal(12), Decimal(25)) and late.daily_loss_limit_pct == Decimal(5)
+    live = one(await account_guards(database, h.alice), h.a)
+    assert (live.dd_warning_pct, live.dd_critical_pct) == (Decimal(12), Decimal(25))

@@ -19,9 +19,12 @@ What is kept, and so what the answers rest on:
 - incidents (first_seen_at, resolved_at, escalated_at), positions (opened_at, closed_at) and guard
   events (created_at, level, state, metric) for ever.
 
+The limits (drawdown thresholds, loss limits and their rules, day reset, silence timeout) are the
+ones in force at `at`: each `limits_changed` audit row holds the fields it changed as they were
+before, and the audit trail is kept for ever (`_limits_at`).
+
 What has no history, so the current value is used and named as such where it is shown: account
-names and settings, including the drawdown thresholds and the loss limits (a limit history does
-not exist yet: a threshold changed since `at` re-classifies the past); an incident's severity and
+names; an incident's severity and
 values (each sighting overwrites them); a position's volume, SL, TP and ticket (broker-wins
 corrections overwrite them). A position's floating P&L, swap and current price at `at` were never
 stored, and are returned as None rather than today's values.
@@ -39,8 +42,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -48,6 +53,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from dashboard.db.models import (
     AccountRiskState,
+    AuditLog,
     DivergenceIncident,
     EquityHourly,
     EquitySnapshot,
@@ -82,12 +88,14 @@ from dashboard.schemas.guards import (
     GuardEventList,
     GuardEventView,
 )
+from dashboard.schemas.limits import LIMIT_FIELDS, AccountLimits
 from dashboard.schemas.reconciliation import (
     DivergenceIncidentView,
     OpenIncidents,
     ReconciliationStatus,
     SyncEvent,
 )
+from dashboard.services.audit import AuditAction
 from dashboard.services.errors import Forbidden, InvalidInput, NotFound
 from dashboard.services.queries import (
     check_limit,
@@ -436,6 +444,7 @@ async def _gauges_at(
         ids = [row.id for row in rows]
         if not ids:
             return []
+        rows = await _limits_at(session, rows, at)
         points = await _newest_points(session, ids, at, strict=False, use_raw=use_raw)
         max_dd = await _max_drawdowns(session, ids, at, use_raw)
         counted: Any = (
@@ -476,6 +485,45 @@ async def _gauges_at(
         )
         for row in rows
     ]
+
+
+#: A limit's audit form (`risk_limits._json`: numbers as text, enums as values, times in ISO) read
+#: back into its stored type, by the read model's own field types.
+_LIMIT_TYPES: dict[str, TypeAdapter[Any]] = {
+    name: TypeAdapter(field.annotation)
+    for name, field in AccountLimits.model_fields.items()
+    if name in LIMIT_FIELDS and field.annotation is not None
+}
+
+
+async def _limits_at(session: AsyncSession, rows: list[Any], at: datetime) -> list[Any]:
+    """The accounts' rows with the limits in force at `at`. Every `limits_changed` audit row after
+    `at` holds the fields it changed as they were before it: read newest first, the oldest change
+    after `at` has the last word, which is the value that held at `at`. One statement on the audit
+    trail's `(account_id, created_at)` index; limit changes are rare, so usually nothing comes back
+    and the rows are returned as they are."""
+    stmt = (
+        select(AuditLog.account_id, AuditLog.detail)
+        .where(
+            AuditLog.account_id.in_([row.id for row in rows]),
+            AuditLog.created_at > at,
+            AuditLog.action == AuditAction.LIMITS_CHANGED.value,
+        )
+        .order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
+    )
+    before: dict[int, dict[str, Any]] = defaultdict(dict)
+    for account_id, detail in (await session.execute(stmt)).all():
+        before[account_id].update((detail or {}).get("before") or {})
+    if not before:
+        return rows
+    then: list[Any] = []
+    for row in rows:
+        values = dict(row._mapping)
+        for name, value in before.get(row.id, {}).items():
+            if name in values and name in _LIMIT_TYPES:
+                values[name] = _LIMIT_TYPES[name].validate_python(value)
+        then.append(SimpleNamespace(**values))
+    return then
 
 
 def _gauge(
@@ -579,8 +627,8 @@ async def account_guards_at(
       before `at` (`_newest_points`): the minute snapshot while kept (`raw_kept`), exact; beyond
       that the newest hourly close (or the hour's worst moment) not after `at`, up to an hour
       older than `at`. HWM and drawdown are those ingestion stored with that snapshot.
-    - `dd_level`: `classify_drawdown` of that drawdown against the account's *current*
-      thresholds (no threshold history exists yet).
+    - `dd_level`: `classify_drawdown` of that drawdown against the thresholds in force at `at`
+      (`_limits_at`), which are also the ones returned.
     - `max_drawdown_pct`: the lifetime maximum up to `at` (`_max_drawdowns`).
     - `hwm_at`: the live projection's when the HWM has not risen since `at` (exact); otherwise
       None (finding when an older mark was first reached would scan the history since).
@@ -588,9 +636,9 @@ async def account_guards_at(
       `risk_state.advance` did for that snapshot: the day starts at `day_start(snapshot ts)`
       (the account's reset zone and hour), the day's reference is the newest stored snapshot
       strictly before that reset (the account's first snapshot on its first day), through the
-      account's basis and current limit. Exact while the snapshot before the reset is stored (an
-      hourly close is that snapshot when the reset falls on a whole UTC hour; in a half-hour zone
-      beyond retention it is the close of the hour before).
+      account's basis, limit and reset in force at `at`. Exact while the snapshot before the
+      reset is stored (an hourly close is that snapshot when the reset falls on a whole UTC hour;
+      in a half-hour zone beyond retention it is the close of the hour before).
     - `daily_loss_level`: the level of the newest daily-loss guard event at or before `at`
       (NORMAL if none). Not recomputed: the live level carries the alert hysteresis (it steps
       down only below 80 % of a band's entry), which a memoryless recomputation would contradict;
@@ -602,13 +650,14 @@ async def account_guards_at(
     - `silent_since`: judged as the leader does (`domain.alerts.silent_since`, the account's
       timeout, active accounts only) from the last sync and snapshot before `at`, and only while
       both are known to the minute; beyond retention it is None (not judged).
-    - the max-loss rule has no figure in this schema (only its settings); its settings, the
-      names and the limits are the current ones.
+    - the max-loss rule has no figure in this schema (only its settings, those in force at `at`);
+      the names are the current ones.
 
     An account with nothing stored before `at` has the state of an account that never reported
     (no equity, zero gauges, normal levels). Statements: the accounts with four correlated
     per-account probes (see `_accounts_stmt`), the points, the maximum drawdowns, the open
-    positions `(account_id, status)`, and the day references (one pair per distinct reset instant).
+    positions `(account_id, status)`, the limit changes since `at` (`_limits_at`), and the day
+    references (one pair per distinct reset instant).
     """
     at, moment = resolve_at(at, now)
     accounts = await _gauges_at(
