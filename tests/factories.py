@@ -27,6 +27,23 @@ from dashboard.domain.enums import (
 _logins = itertools.count(1000)
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 
+#: A `make_account` account's limits (the schema's defaults) as a limit change's body takes them.
+DEFAULT_LIMITS: dict[str, Any] = {
+    "dd_warning_pct": "10",
+    "dd_critical_pct": "15",
+    "daily_loss_limit_pct": None,
+    "daily_loss_basis": "max_sod_balance_equity",
+    "max_loss_limit_pct": None,
+    "max_loss_mode": "static",
+    "day_reset_tz": "UTC",
+    "day_reset_hour": 0,
+    "silence_timeout_s": 300,
+    "prop_profit_target_pct": None,
+    "prop_min_trading_days": None,
+    "prop_max_days": None,
+    "prop_started_at": None,
+}
+
 
 async def make_user(session: AsyncSession, email: str, role: Role = Role.TRADER) -> User:
     user = User(email=email, display_name=email.split("@")[0], role=role, created_at=T0)

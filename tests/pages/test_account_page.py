@@ -20,25 +20,9 @@ from dashboard.db.models import AuditLog, HwmReset, TradingAccount
 from dashboard.runtime import current_runtime
 from dashboard.services.errors import Forbidden
 from dashboard.services.risk_limits import change_limits, reset_hwm
+from tests.factories import DEFAULT_LIMITS
 from tests.pages.conftest import Web
 from tests.pages.test_pages import fast_refresh
-
-#: The world's accounts' limits (the schema's defaults).
-DEFAULT_LIMITS: dict[str, Any] = {
-    "dd_warning_pct": "10",
-    "dd_critical_pct": "15",
-    "daily_loss_limit_pct": None,
-    "daily_loss_basis": "max_sod_balance_equity",
-    "max_loss_limit_pct": None,
-    "max_loss_mode": "static",
-    "day_reset_tz": "UTC",
-    "day_reset_hour": 0,
-    "silence_timeout_s": 300,
-    "prop_profit_target_pct": None,
-    "prop_min_trading_days": None,
-    "prop_max_days": None,
-    "prop_started_at": None,
-}
 
 
 def one(web: Web, marker: str) -> Any:

@@ -39,7 +39,7 @@ from dashboard.services.queries.reconciliation import open_incidents, reconcilia
 from dashboard.services.retention import run_retention
 from dashboard.services.risk_limits import change_limits
 from dashboard.services.viewer import Viewer
-from tests.factories import make_account, make_instruments, make_user
+from tests.factories import DEFAULT_LIMITS, make_account, make_instruments, make_user
 
 DAY = datetime(2026, 11, 2, tzinfo=UTC)  # the trading day shown; the reset is 00:00 UTC
 EVE = DAY - timedelta(minutes=5)  # the snapshot before the reset: the day's reference
@@ -556,21 +556,14 @@ async def test_the_gauges_are_judged_by_the_limits_in_force_at_the_moment(databa
     """Two limit changes after the breach, dated into the day: each moment is judged, and shows,
     the thresholds in force then (the audit rows' `before`), not today's."""
     h = await build_history(database)
-    kept = {
-        "daily_loss_limit_pct": "5",
-        "daily_loss_basis": "max_sod_balance_equity",
-        "max_loss_limit_pct": None,
-        "max_loss_mode": "static",
-        "day_reset_tz": "UTC",
-        "day_reset_hour": 0,
-        "silence_timeout_s": 300,
-        "prop_profit_target_pct": None,
-        "prop_min_trading_days": None,
-        "prop_max_days": None,
-        "prop_started_at": None,
-    }
     for when, warning, critical in ((at(10, 20), "16", "20"), (at(11), "12", "25")):
-        limits = {**kept, "dd_warning_pct": warning, "dd_critical_pct": critical, "reason": "review"}
+        limits = {
+            **DEFAULT_LIMITS,
+            "daily_loss_limit_pct": "5",  # Alice's own, kept
+            "dd_warning_pct": warning,
+            "dd_critical_pct": critical,
+            "reason": "review",
+        }
         await change_limits(database, h.risk, h.a, limits)
         async with database.session() as s:
             newest = select(func.max(AuditLog.id)).where(AuditLog.action == "limits_changed")

@@ -20,28 +20,14 @@ from dashboard.services.ingestion.equity import record_equity
 from dashboard.services.queries.limits import account_limits, hwm_resets
 from dashboard.services.risk_limits import change_limits, reset_hwm
 from dashboard.services.touched import Family
+from tests.factories import DEFAULT_LIMITS
 from tests.services import T0, World, build_world
 
 D = Decimal
-LIMITS: dict[str, Any] = {
-    "dd_warning_pct": "10",
-    "dd_critical_pct": "15",
-    "daily_loss_limit_pct": None,
-    "daily_loss_basis": "max_sod_balance_equity",
-    "max_loss_limit_pct": None,
-    "max_loss_mode": "static",
-    "day_reset_tz": "UTC",
-    "day_reset_hour": 0,
-    "silence_timeout_s": 300,
-    "prop_profit_target_pct": None,
-    "prop_min_trading_days": None,
-    "prop_max_days": None,
-    "prop_started_at": None,
-}
 
 
 def limits(reason: str = "risk review", **changes: Any) -> dict[str, Any]:
-    return {**LIMITS, **changes, "reason": reason}
+    return {**DEFAULT_LIMITS, **changes, "reason": reason}
 
 
 async def equity(db: Database, account_id: int, minute: int, value: str, balance: str = "10000") -> None:
